@@ -1,0 +1,5 @@
+"""cove: a container engine built around Docker's native networking model."""
+
+__version__ = "0.1.0"
+API_VERSION = "1.41"
+MIN_API_VERSION = "1.24"

@@ -1,0 +1,88 @@
+"""The Container and Image records the engine keeps in the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ContainerConfig:
+    """What the user asked for (Docker's Config + the HostConfig parts cove honours)."""
+
+    image: str                                   # as the user named it ("busybox")
+    cmd: list[str] = field(default_factory=list)
+    entrypoint: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    hostname: str = ""
+    domainname: str = ""
+    user: str = ""
+    working_dir: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    tty: bool = False
+    open_stdin: bool = False
+    attach_stdout: bool = False
+    attach_stderr: bool = False
+    exposed_ports: dict[str, dict] = field(default_factory=dict)   # {"80/tcp": {}}
+    network_mode: str = "bridge"                 # "bridge", "none", "host", a network name
+    auto_remove: bool = False
+    runtime: str = ""
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    extra_hosts: list[str] = field(default_factory=list)
+    port_bindings: dict[str, list[dict]] = field(default_factory=dict)
+    links: list[str] = field(default_factory=list)
+    publish_all: bool = False
+
+
+@dataclass
+class Container:
+    id: str
+    name: str                                    # without the leading "/"
+    created: str
+    config: ContainerConfig
+    image_id: str                                # "sha256:<64hex>"
+    path: str = ""                               # argv[0]
+    args: list[str] = field(default_factory=list)
+    status: str = "created"                      # created, running, exited, removing, dead
+    pid: int = 0
+    exit_code: int = 0
+    oom_killed: bool = False
+    error: str = ""
+    started_at: str = "0001-01-01T00:00:00Z"
+    finished_at: str = "0001-01-01T00:00:00Z"
+    restart_count: int = 0
+    sandbox_id: str = ""
+    netns_path: str = ""                         # "" when not running or host network
+    driver: str = "native"
+    monitor_pid: int = 0                         # pid whose exit means the container exited
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+@dataclass
+class Image:
+    id: str                                      # "sha256:<64hex>"
+    repo_tags: list[str]                         # ["busybox:latest"]
+    created: str
+    size: int
+    layers: list[str]                            # layer dirs, bottom-most first
+    config: dict = field(default_factory=dict)   # Docker image config "config" section
+
+
+@dataclass
+class ExecRecord:
+    id: str
+    container_id: str
+    cmd: list[str]
+    env: list[str] = field(default_factory=list)
+    working_dir: str = ""
+    user: str = ""
+    tty: bool = False
+    attach_stdout: bool = True
+    attach_stderr: bool = True
+    running: bool = False
+    exit_code: int | None = None
+    pid: int = 0

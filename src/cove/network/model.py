@@ -1,0 +1,54 @@
+"""The CNM nouns as plain data: Network, Endpoint, Sandbox.
+
+Drivers receive these objects (and ids), never user-facing names; the controller
+resolves names once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Network:
+    id: str
+    name: str
+    driver: str                      # "bridge", "host", "null"
+    bridge: str = ""                 # kernel bridge name ("cove0", "br-<12hex>")
+    subnet: str = ""                 # "172.17.0.0/16"
+    gateway: str = ""                # "172.17.0.1"
+    created: str = ""
+    internal: bool = False
+    default: bool = False            # the default bridge network "bridge"
+    mtu: int = 1500
+    icc: bool = True
+    masquerade: bool = True
+    host_binding_ipv4: str = "0.0.0.0"
+    options: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    ipam: dict = field(default_factory=dict)   # IPAM config as given by the user
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+@dataclass
+class Endpoint:
+    id: str
+    network_id: str
+    container_id: str
+    ifname: str = "eth0"             # name inside the sandbox
+    host_ifname: str = ""            # "veth<7hex>" on the bridge
+    ip: str = ""                     # "172.17.0.2"
+    prefixlen: int = 0
+    mac: str = ""
+    gateway: str = ""
+
+
+@dataclass
+class Sandbox:
+    id: str                          # 64 hex; the netns file is named by id[:12]
+    container_id: str
+    netns_path: str | None           # None: the host's network namespace
+    endpoints: list[Endpoint] = field(default_factory=list)

@@ -1,0 +1,91 @@
+"""The execution-driver seam (the libcontainer role).
+
+An :class:`ExecutionDriver` runs a :class:`ContainerSpec` as processes in namespaces and
+reports their state. It never touches networking beyond joining ``spec.netns_path``, the
+network namespace the network controller created beforehand (None: the host's).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Mount:
+    source: str
+    destination: str
+    readonly: bool = False
+
+
+@dataclass
+class ContainerSpec:
+    id: str
+    args: list[str]                          # argv, args[0] looked up in the rootfs PATH
+    env: list[str]                           # "K=V"
+    cwd: str = "/"
+    hostname: str = ""
+    user: str = ""                           # "", "uid", "uid:gid"
+    lower_dirs: list[str] = field(default_factory=list)  # image layers, top-most first
+    state_dir: str = ""                      # per-container dir for rootfs upper/work/merged
+    netns_path: str | None = None            # None = share the host's network namespace
+    mounts: list[Mount] = field(default_factory=list)   # e.g. hosts, resolv.conf, hostname
+    log_path: str = ""                       # json-file log (Docker's json-file format)
+
+
+@dataclass
+class ContainerState:
+    running: bool
+    pid: int = 0                 # host pid of the container's PID 1 (0 when not running)
+    exit_code: int | None = None
+    oom_killed: bool = False
+    started_at: str = ""
+    finished_at: str = ""
+
+
+@dataclass
+class ExecResult:
+    exit_code: int
+    output: bytes = b""          # combined stdout/stderr when not streamed
+
+
+class ExecutionDriver(abc.ABC):
+    """create → start → (kill) → state → delete; exec while running."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def create(self, spec: ContainerSpec) -> None:
+        """Prepare everything short of running: rootfs, runtime state. Undone by delete."""
+
+    @abc.abstractmethod
+    def start(self, spec: ContainerSpec) -> int:
+        """Start the container's process; return a pid whose exit means the container
+        has exited (watchable with a pidfd; its exit status is then in :meth:`state`)."""
+
+    @abc.abstractmethod
+    def state(self, container_id: str) -> ContainerState:
+        """Current state, readable after a daemon restart (from the driver's own files)."""
+
+    @abc.abstractmethod
+    def kill(self, container_id: str, signal: int) -> None:
+        """Send a signal to the container's PID 1. No error if it is not running."""
+
+    @abc.abstractmethod
+    def delete(self, container_id: str) -> None:
+        """Remove every trace (kill if running, unmount rootfs, remove state).
+        Deleting what is already gone is not an error."""
+
+    @abc.abstractmethod
+    def exec(self, container_id: str, args: list[str], env: list[str], cwd: str = "",
+             user: str = "", stdout: int | None = None, stderr: int | None = None) -> int:
+        """Start ``args`` inside the running container's namespaces. Output goes to the
+        given fds (pipes the caller reads) or is discarded. Returns a pid watchable with a
+        pidfd; :meth:`exec_exit_code` gives its exit code once it has exited."""
+
+    @abc.abstractmethod
+    def exec_exit_code(self, pid: int) -> int | None:
+        """The exit code of an exec started by :meth:`exec`, or None while it runs."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release driver resources (helper processes) at daemon shutdown."""
