@@ -1,0 +1,71 @@
+"""Benchmark: `cove run --rm busybox true` end to end, and the network part of it.
+
+Starts a coved in a throwaway network namespace (tests/harness.py), imports the busybox
+image, then times N runs each of `--network bridge` and `--network none` through the real
+CLI. Prints medians; the network part is the difference of the medians.
+
+    .venv/bin/python bench/run_latency.py [-n 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.harness import Daemon  # noqa: E402
+
+
+def timed_runs(d: Daemon, n: int, network: str) -> list[float]:
+    cmd = [sys.executable, "-m", "cove.cli.main", "-H", f"unix://{d.sock}",
+           "run", "--rm", "--network", network, "busybox", "true"]
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=30)
+    args = ap.parse_args()
+    root = Path(__file__).resolve().parent.parent
+    tar = root / "build" / "busybox.tar"
+    if not tar.exists():
+        subprocess.run(["bash", str(root / "scripts/build-busybox-image.sh"), str(tar)],
+                       check=True)
+    with tempfile.TemporaryDirectory(prefix="covebench") as tmp:
+        d = Daemon(Path(tmp))
+        try:
+            d.start()
+            d.cli("image", "import", str(tar), "busybox:latest")
+            timed_runs(d, 3, "bridge")  # warm up
+            cli = []
+            for _ in range(args.n):
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "cove.cli.main", "-H",
+                                f"unix://{d.sock}", "version"], check=True, capture_output=True)
+                cli.append((time.perf_counter() - t0) * 1000)
+            bridge = timed_runs(d, args.n, "bridge")
+            none = timed_runs(d, args.n, "none")
+        finally:
+            d.destroy()
+    mb, mn = statistics.median(bridge), statistics.median(none)
+    print(f"cove version (CLI start-up + one request): median {statistics.median(cli):.1f} ms")
+    print(f"run --rm busybox true, bridge: median {mb:.1f} ms "
+          f"(min {min(bridge):.1f}, max {max(bridge):.1f}) over {args.n}")
+    print(f"run --rm busybox true, none:   median {mn:.1f} ms "
+          f"(min {min(none):.1f}, max {max(none):.1f}) over {args.n}")
+    print(f"network part (bridge - none):  {mb - mn:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+"""Request validation: Docker's PascalCase bodies and query strings → engine values.
+
+Everything here raises :class:`cove.errors.InvalidParameter` (HTTP 400) on bad input,
+before the engine is called. PascalCase JSON stays in ``cove.api``.
+"""
+
+from __future__ import annotations
+
+import re
+import signal as _signal
+from collections.abc import Mapping
+from typing import Any
+
+from cove.engine.model import ContainerConfig
+from cove.errors import InvalidParameter
+
+NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
+
+
+def bool_value(query: Mapping[str, str], key: str, default: bool = False) -> bool:
+    """Docker's httputils.BoolValue: anything but ""/0/no/false/none is true."""
+    if key not in query:
+        return default
+    return query[key].strip().lower() not in ("", "0", "no", "false", "none")
+
+
+def int_value(query: Mapping[str, str], key: str, default: int | None = None) -> int | None:
+    raw = query.get(key, "")
+    if raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid value for {key}: {raw!r} is not an integer") from exc
+
+
+def float_value(query: Mapping[str, str], key: str) -> float:
+    raw = query.get(key, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid value for {key}: {raw!r} is not a timestamp") from exc
+
+
+def container_name(query: Mapping[str, str]) -> str | None:
+    name = query.get("name", "")
+    if not name:
+        return None
+    if not NAME_RE.match(name):
+        raise InvalidParameter(
+            f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    return name.lstrip("/")
+
+
+def signal_value(raw: str) -> str | int:
+    """"9", "KILL", "SIGKILL" → 9 / "KILL"; unknown → 400 like Docker."""
+    raw = (raw or "KILL").strip()
+    if raw.isdigit():
+        num = int(raw)
+        if not 0 < num < 65:
+            raise InvalidParameter(f"Invalid signal: {raw}")
+        return num
+    name = raw.upper()
+    name = name[3:] if name.startswith("SIG") else name
+    if not hasattr(_signal, "SIG" + name) or name.startswith("_"):
+        raise InvalidParameter(f"Invalid signal: {raw}")
+    return name
+
+
+def wait_condition(raw: str) -> str:
+    cond = raw or "not-running"
+    if cond not in WAIT_CONDITIONS:
+        raise InvalidParameter(f'invalid condition: "{cond}"')
+    return cond
+
+
+def tail_value(raw: str) -> str:
+    raw = (raw or "all").strip()
+    if raw == "all":
+        return raw
+    try:
+        if int(raw) < 0:
+            return "all"
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid value for tail: {raw!r}") from exc
+    return raw
+
+
+# -- JSON bodies ----------------------------------------------------------------------------
+
+def _obj(body: Any, what: str) -> dict[str, Any]:
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise InvalidParameter(f"invalid {what}: must be a JSON object")
+    return body
+
+
+def _str(d: dict, key: str, what: str = "") -> str:
+    v = d.get(key)
+    if v is None:
+        return ""
+    if not isinstance(v, str):
+        raise InvalidParameter(f"invalid {what}{key}: must be a string")
+    return v
+
+
+def _bool(d: dict, key: str, what: str = "") -> bool:
+    v = d.get(key)
+    if v is None:
+        return False
+    if not isinstance(v, bool):
+        raise InvalidParameter(f"invalid {what}{key}: must be a boolean")
+    return v
+
+
+def _strlist(d: dict, key: str, what: str = "", strslice: bool = False) -> list[str]:
+    """A list of strings; with ``strslice`` a bare string is accepted (Docker's StrSlice)."""
+    v = d.get(key)
+    if v is None:
+        return []
+    if strslice and isinstance(v, str):
+        return [v]
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise InvalidParameter(f"invalid {what}{key}: must be a list of strings")
+    return list(v)
+
+
+def _strmap(d: dict, key: str, what: str = "") -> dict[str, str]:
+    v = d.get(key)
+    if v is None:
+        return {}
+    if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
+        raise InvalidParameter(f"invalid {what}{key}: must be an object of strings")
+    return dict(v)
+
+
+def _port_key(key: str) -> str:
+    port, _, proto = key.partition("/")
+    proto = proto or "tcp"
+    if proto not in ("tcp", "udp", "sctp"):
+        raise InvalidParameter(f"invalid proto: {proto}")
+    lo, _, hi = port.partition("-")
+    for p in (lo, hi) if hi else (lo,):
+        if not p.isdigit() or not 0 < int(p) < 65536:
+            raise InvalidParameter(f"invalid port: {key}")
+    return f"{port}/{proto}"
+
+
+def _exposed(d: dict) -> dict[str, dict]:
+    v = d.get("ExposedPorts")
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise InvalidParameter("invalid ExposedPorts: must be an object")
+    return {_port_key(k): {} for k in v}
+
+
+def _bindings(hc: dict) -> dict[str, list[dict]]:
+    v = hc.get("PortBindings")
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise InvalidParameter("invalid HostConfig.PortBindings: must be an object")
+    out: dict[str, list[dict]] = {}
+    for key, binds in v.items():
+        norm = _port_key(key)
+        if binds is None:
+            out[norm] = []
+            continue
+        if not isinstance(binds, list):
+            raise InvalidParameter(f"invalid HostConfig.PortBindings[{key}]: must be a list")
+        items = []
+        for b in binds:
+            if not isinstance(b, dict):
+                raise InvalidParameter(f"invalid HostConfig.PortBindings[{key}]: bad binding")
+            host_ip = b.get("HostIp") or ""
+            host_port = b.get("HostPort") or ""
+            if not isinstance(host_ip, str) or not isinstance(host_port, str | int):
+                raise InvalidParameter(f"invalid HostConfig.PortBindings[{key}]: bad binding")
+            host_port = str(host_port)
+            if host_port:
+                lo, _, hi = host_port.partition("-")
+                for p in (lo, hi) if hi else (lo,):
+                    if not p.isdigit() or not 0 <= int(p) < 65536:
+                        raise InvalidParameter(f"invalid hostPort: {host_port}")
+            items.append({"HostIp": host_ip, "HostPort": host_port})
+        out[norm] = items
+    return out
+
+
+def create_body(body: Any) -> ContainerConfig:
+    """``POST /containers/create`` body (Config + HostConfig + NetworkingConfig)."""
+    b = _obj(body, "body")
+    image = _str(b, "Image")
+    if not image:
+        raise InvalidParameter("config.Image is required: no image specified")
+    hc = _obj(b.get("HostConfig"), "HostConfig")
+    nc = _obj(b.get("NetworkingConfig"), "NetworkingConfig")
+    h = "HostConfig."
+    env = _strlist(b, "Env")
+    for item in env:
+        if not item or item.startswith("="):
+            raise InvalidParameter(f"invalid environment variable: {item!r}")
+    mode = _str(hc, "NetworkMode", h) or "default"
+    eps = _obj(nc.get("EndpointsConfig"), "NetworkingConfig.EndpointsConfig")
+    if mode == "default":
+        mode = next(iter(eps)) if len(eps) == 1 else "bridge"
+    if mode.startswith("container:"):
+        raise InvalidParameter("network mode container:<id> is not supported by cove")
+    hostname = _str(b, "Hostname")
+    if hostname and (len(hostname) > 63 or not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9.-]*$",
+                                                         hostname)):
+        raise InvalidParameter(f"invalid hostname format: {hostname}")
+    return ContainerConfig(
+        image=image,
+        cmd=_strlist(b, "Cmd", strslice=True),
+        entrypoint=_strlist(b, "Entrypoint", strslice=True),
+        env=env,
+        hostname=hostname,
+        domainname=_str(b, "Domainname"),
+        user=_str(b, "User"),
+        working_dir=_str(b, "WorkingDir"),
+        labels=_strmap(b, "Labels"),
+        tty=_bool(b, "Tty"),
+        open_stdin=_bool(b, "OpenStdin"),
+        attach_stdout=_bool(b, "AttachStdout"),
+        attach_stderr=_bool(b, "AttachStderr"),
+        exposed_ports=_exposed(b),
+        network_mode=mode,
+        auto_remove=_bool(hc, "AutoRemove", h),
+        runtime=_str(hc, "Runtime", h),
+        dns=_strlist(hc, "Dns", h),
+        dns_search=_strlist(hc, "DnsSearch", h),
+        dns_options=_strlist(hc, "DnsOptions", h),
+        extra_hosts=_strlist(hc, "ExtraHosts", h),
+        port_bindings=_bindings(hc),
+        links=_strlist(hc, "Links", h),
+        publish_all=_bool(hc, "PublishAllPorts", h),
+    )
+
+
+def exec_body(body: Any) -> dict[str, Any]:
+    """``POST /containers/{id}/exec`` body → keyword arguments of ``exec_create``."""
+    b = _obj(body, "body")
+    cmd = _strlist(b, "Cmd", strslice=True)
+    if not cmd:
+        raise InvalidParameter("No exec command specified")
+    return {
+        "cmd": cmd, "env": _strlist(b, "Env"), "working_dir": _str(b, "WorkingDir"),
+        "user": _str(b, "User"), "tty": _bool(b, "Tty"),
+        "attach_stdout": b.get("AttachStdout") is not False,
+        "attach_stderr": b.get("AttachStderr") is not False,
+    }
+
+
+def exec_start_body(body: Any) -> tuple[bool, bool]:
+    """``POST /exec/{id}/start`` body → (detach, tty)."""
+    b = _obj(body, "body")
+    return _bool(b, "Detach"), _bool(b, "Tty")
+
+
+def repo_tag(repo: str, tag: str) -> tuple[str, str]:
+    """Split ``repo[:tag]`` (a registry port's colon is not a tag) and validate."""
+    if not repo:
+        raise InvalidParameter("repo is required when importing an image")
+    slash = repo.rfind("/")
+    colon = repo.rfind(":")
+    if colon > slash:
+        if tag:
+            raise InvalidParameter(f"invalid reference format: {repo}:{tag}")
+        repo, tag = repo[:colon], repo[colon + 1:]
+    tag = tag or "latest"
+    if not re.match(r"^[a-z0-9]+([._/-]+[a-z0-9]+)*(:[0-9]+)?(/[a-z0-9._-]+)*$", repo):
+        raise InvalidParameter(f"invalid reference format: repository name ({repo}) "
+                               "must be lowercase")
+    if not re.match(r"^[\w][\w.-]{0,127}$", tag):
+        raise InvalidParameter(f"invalid tag format: {tag}")
+    return repo, tag

@@ -1,0 +1,662 @@
+"""Container lifecycle: wires the store, the network controller, the image store and the
+execution drivers together.
+
+Every operation validates first, applies step by step with an undo stack, and commits the
+store last. Blocking kernel and runtime work runs on worker threads (``asyncio.to_thread``);
+the event loop only waits. A container's exit is noticed through a pidfd on the driver's
+monitor process, so it is seen even for containers re-adopted after a daemon restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import platform
+import shutil
+import signal as _signal
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from cove.engine import logs as logfile
+from cove.engine.model import Container, ContainerConfig, ExecRecord, Image
+from cove.engine.names import random_name, validate_name
+from cove.errors import (
+    Conflict,
+    CoveError,
+    InvalidParameter,
+    NotFound,
+    NotModified,
+)
+from cove.model import from_dict, new_id, now_iso, to_dict
+from cove.network import files as netfiles
+from cove.network.model import Endpoint, Network
+from cove.runtime.base import ContainerSpec, ExecutionDriver, Mount
+from cove.store import Store
+
+log = logging.getLogger("cove.engine")
+
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+class Undo:
+    """An undo stack: register the inverse of each applied step; run all on failure."""
+
+    def __init__(self) -> None:
+        self._steps: list[Callable[[], object]] = []
+
+    def push(self, fn: Callable[[], object]) -> None:
+        self._steps.append(fn)
+
+    def rollback(self) -> None:
+        while self._steps:
+            fn = self._steps.pop()
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - undo continues past errors
+                log.exception("rollback step failed")
+
+
+def signal_number(sig: str | int) -> int:
+    """'KILL', 'SIGKILL', '9' or 9 → 9; InvalidParameter otherwise."""
+    if isinstance(sig, int):
+        num = sig
+    else:
+        s = sig.strip().upper()
+        if s.isdigit():
+            num = int(s)
+        else:
+            name = s if s.startswith("SIG") else "SIG" + s
+            try:
+                num = int(getattr(_signal.Signals, name))
+            except AttributeError:
+                raise InvalidParameter(f"Invalid signal: {sig}") from None
+    if not 0 < num < 65:
+        raise InvalidParameter(f"Invalid signal: {sig}")
+    return num
+
+
+class Engine:
+    """The daemon's core. See :class:`cove.engine.api.EngineAPI` for the contract."""
+
+    def __init__(self, root: str, exec_root: str, store: Store, network, images,
+                 drivers: dict[str, ExecutionDriver], default_runtime: str = "native") -> None:
+        self.root = root
+        self.exec_root = exec_root
+        self.store = store
+        self.network = network
+        self.images = images
+        self.drivers = drivers
+        self.default_runtime = default_runtime
+        self.id = new_id()[:36]
+        self._containers: dict[str, Container] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._exit_events: dict[str, asyncio.Event] = {}
+        self._removed_events: dict[str, asyncio.Event] = {}
+        self._watched: dict[str, int] = {}
+        self._execs: dict[str, ExecRecord] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ start-up
+    async def start(self) -> None:
+        """Load containers, re-adopt running ones, then reconcile the network."""
+        self._loop = asyncio.get_running_loop()
+        for doc in self.store.list("container"):
+            doc["config"] = from_dict(ContainerConfig, doc["config"])
+            c = from_dict(Container, doc)
+            self._containers[c.id] = c
+        keep: set[str] = set()
+        for c in list(self._containers.values()):
+            if c.status != "running":
+                continue
+            driver = self.drivers.get(c.driver)
+            st = await asyncio.to_thread(driver.state, c.id) if driver else None
+            if st is not None and st.running and self._watch(c):
+                if c.sandbox_id:
+                    keep.add(c.sandbox_id)
+                continue
+            await self._mark_exited(c, st.exit_code if st and st.exit_code is not None else 255,
+                                    st.finished_at if st else "")
+        await asyncio.to_thread(self.network.start, keep)
+        for c in list(self._containers.values()):
+            if c.status == "exited" and c.config.auto_remove:
+                await self._remove(c)
+
+    async def close(self) -> None:
+        """Stop watching; containers keep running (they are re-adopted at the next start)."""
+        for cid in list(self._watched):
+            self._unwatch(cid)
+        for d in self.drivers.values():
+            await asyncio.to_thread(d.close)
+
+    # ------------------------------------------------------------------ lookups
+    def get_container(self, ref: str) -> Container:
+        if not ref:
+            raise NotFound("No such container: ")
+        c = self._containers.get(ref)
+        if c:
+            return c
+        name = ref.lstrip("/")
+        for c in self._containers.values():
+            if c.name == name:
+                return c
+        matches = [c for c in self._containers.values() if c.id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise InvalidParameter(f"Multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def list_containers(self, all: bool = False) -> list[Container]:
+        cs = sorted(self._containers.values(), key=lambda c: c.created, reverse=True)
+        return [c for c in cs if all or c.status == "running"]
+
+    def container_endpoints(self, c: Container) -> list[tuple[Network, Endpoint]]:
+        out = []
+        for ep in self.network.endpoints(c.id):
+            try:
+                out.append((self.network.network(ep.network_id), ep))
+            except NotFound:
+                continue
+        return out
+
+    def container_dir(self, cid: str) -> Path:
+        return Path(self.root) / "containers" / cid
+
+    def log_path(self, cid: str) -> str:
+        return str(self.container_dir(cid) / f"{cid}-json.log")
+
+    # ------------------------------------------------------------------ create
+    async def create_container(self, config: ContainerConfig, name: str | None) -> Container:
+        taken = {c.name for c in self._containers.values()}
+        if name:
+            name = validate_name(name)
+            for c in self._containers.values():
+                if c.name == name:
+                    raise Conflict(
+                        f'Conflict. The container name "/{name}" is already in use by container'
+                        f' "{c.id}". You have to remove (or rename) that container to be able'
+                        " to reuse that name."
+                    )
+        else:
+            name = random_name(taken)
+        runtime = config.runtime or self.default_runtime
+        if runtime not in self.drivers:
+            raise InvalidParameter(f"Unknown runtime specified {runtime}")
+        config.runtime = runtime
+        mode = config.network_mode or "bridge"
+        if mode == "default":
+            mode = "bridge"
+        config.network_mode = mode
+        if mode.startswith("container:"):
+            raise InvalidParameter("network mode container: is not supported yet")
+        if mode not in ("host", "none"):
+            self.network.network(mode)  # NotFound: network X not found
+        image = self.images.get(config.image)
+        icfg = image.config or {}
+        entrypoint = config.entrypoint or icfg.get("Entrypoint") or []
+        cmd = config.cmd or ([] if config.entrypoint else icfg.get("Cmd") or [])
+        argv = list(entrypoint) + list(cmd)
+        if not argv:
+            raise InvalidParameter("No command specified")
+        if any(not isinstance(a, str) for a in argv):
+            raise InvalidParameter("command arguments must be strings")
+        for e in config.env:
+            if not isinstance(e, str) or "=" not in e or e.startswith("="):
+                raise InvalidParameter(f"invalid environment variable: {e}")
+        cid = new_id()
+        if not config.hostname:
+            config.hostname = "" if mode == "host" else cid[:12]
+        if not config.working_dir:
+            config.working_dir = icfg.get("WorkingDir") or ""
+        c = Container(
+            id=cid, name=name, created=now_iso(), config=config, image_id=image.id,
+            path=argv[0], args=argv[1:], driver=runtime,
+        )
+        undo = Undo()
+        try:
+            cdir = self.container_dir(cid)
+            cdir.mkdir(parents=True)
+            undo.push(lambda: shutil.rmtree(cdir, ignore_errors=True))
+            endpoints = await asyncio.to_thread(self.network.create_endpoints, cid, mode)
+            undo.push(lambda: self.network.delete_endpoints(cid))
+            self._write_files(c, endpoints)
+            self.store.put("container", cid, to_dict(c))
+        except BaseException:
+            await asyncio.to_thread(undo.rollback)
+            raise
+        self._containers[cid] = c
+        return c
+
+    def _write_files(self, c: Container, endpoints: list[Endpoint]) -> None:
+        cdir = self.container_dir(c.id)
+        cfg = c.config
+        hostname = cfg.hostname if cfg.network_mode != "host" else (
+            cfg.hostname or platform.node())
+        own = [(ep.ip, hostname) for ep in endpoints[:1] if ep.ip]
+        (cdir / "hostname").write_text(netfiles.render_hostname(hostname))
+        (cdir / "hosts").write_text(
+            netfiles.render_hosts(own, extra_hosts=self._extra_hosts(cfg.extra_hosts)))
+        (cdir / "resolv.conf").write_text(
+            netfiles.render_resolv_conf(
+                _read_host_resolv(), dns=cfg.dns, dns_search=cfg.dns_search,
+                dns_options=cfg.dns_options))
+
+    def _extra_hosts(self, items: list[str]) -> list[tuple[str, str]]:
+        out = []
+        for item in items:
+            host, sep, ip = item.partition(":")
+            if not sep or not host or not ip:
+                raise InvalidParameter(f"invalid argument \"{item}\" for \"--add-host\" flag")
+            out.append((ip, host))
+        return out
+
+    # ------------------------------------------------------------------ start
+    def _lock(self, cid: str) -> asyncio.Lock:
+        return self._locks.setdefault(cid, asyncio.Lock())
+
+    async def start_container(self, ref: str) -> None:
+        c = self.get_container(ref)
+        async with self._lock(c.id):
+            if c.status == "running":
+                raise NotModified(f"container {c.id} is already started")
+            if c.status in ("removing", "dead"):
+                raise Conflict(f"cannot start a container in state {c.status}")
+            await self._start(c)
+
+    async def _start(self, c: Container) -> None:
+        driver = self.drivers[c.driver]
+        undo = Undo()
+        try:
+            sandbox = await asyncio.to_thread(
+                self.network.create_sandbox, c.id, c.config.network_mode)
+            undo.push(lambda: self.network.delete_sandbox(c.id, sandbox.id))
+            spec = self._spec(c, sandbox.netns_path)
+            await asyncio.to_thread(driver.create, spec)
+            undo.push(lambda: driver.delete(c.id))
+            monitor = await asyncio.to_thread(driver.start, spec)
+            st = await asyncio.to_thread(driver.state, c.id)
+        except BaseException as exc:
+            await asyncio.to_thread(undo.rollback)
+            if isinstance(exc, CoveError):
+                c.error = exc.message
+                self._save(c)
+            raise
+        c.status = "running"
+        c.pid = st.pid
+        c.monitor_pid = monitor
+        c.exit_code = 0
+        c.error = ""
+        c.oom_killed = False
+        c.started_at = st.started_at or now_iso()
+        c.finished_at = ZERO_TIME
+        c.sandbox_id = sandbox.id
+        c.netns_path = sandbox.netns_path or ""
+        self._exit_events[c.id] = asyncio.Event()
+        self._save(c)
+        if not self._watch(c):
+            await self._on_exit(c.id)
+
+    def _spec(self, c: Container, netns_path: str | None) -> ContainerSpec:
+        image = self.images.get(c.image_id)
+        icfg = image.config or {}
+        env = _merge_env(
+            [DEFAULT_PATH, f"HOSTNAME={c.config.hostname}"] if c.config.hostname else
+            [DEFAULT_PATH], icfg.get("Env") or [], c.config.env)
+        cdir = self.container_dir(c.id)
+        return ContainerSpec(
+            id=c.id, args=[c.path, *c.args], env=env,
+            cwd=c.config.working_dir or "/", hostname=c.config.hostname,
+            user=c.config.user or icfg.get("User") or "",
+            lower_dirs=list(reversed(image.layers)),
+            state_dir=str(cdir / "fs"), netns_path=netns_path,
+            mounts=[
+                Mount(str(cdir / "hosts"), "/etc/hosts"),
+                Mount(str(cdir / "resolv.conf"), "/etc/resolv.conf"),
+                Mount(str(cdir / "hostname"), "/etc/hostname"),
+            ],
+            log_path=self.log_path(c.id),
+        )
+
+    def _save(self, c: Container) -> None:
+        self.store.put("container", c.id, to_dict(c))
+
+    # ------------------------------------------------------------------ exit handling
+    def _watch(self, c: Container) -> bool:
+        """Watch the driver's monitor pid; False if it is already gone."""
+        assert self._loop is not None
+        try:
+            fd = os.pidfd_open(c.monitor_pid)
+        except (ProcessLookupError, OSError):
+            return False
+        self._watched[c.id] = fd
+        self._exit_events.setdefault(c.id, asyncio.Event())
+        self._loop.add_reader(fd, lambda: asyncio.ensure_future(self._on_exit(c.id)))
+        return True
+
+    def _unwatch(self, cid: str) -> None:
+        fd = self._watched.pop(cid, None)
+        if fd is not None and self._loop is not None:
+            self._loop.remove_reader(fd)
+            os.close(fd)
+
+    async def _on_exit(self, cid: str) -> None:
+        self._unwatch(cid)
+        c = self._containers.get(cid)
+        if c is None or c.status != "running":
+            return
+        async with self._lock(cid):
+            if c.status != "running":
+                return
+            st = await asyncio.to_thread(self.drivers[c.driver].state, cid)
+            code = st.exit_code if st.exit_code is not None else 255
+            c.oom_killed = st.oom_killed
+            await self._mark_exited(c, code, st.finished_at)
+        if c.config.auto_remove:
+            await self._remove(c)
+
+    async def _mark_exited(self, c: Container, code: int, finished_at: str) -> None:
+        errors = []
+        if c.sandbox_id or c.netns_path:
+            try:
+                await asyncio.to_thread(self.network.delete_sandbox, c.id, c.sandbox_id)
+            except CoveError as exc:
+                errors.append(exc.message)
+        c.status = "exited"
+        c.exit_code = code
+        c.pid = 0
+        c.monitor_pid = 0
+        c.finished_at = finished_at or now_iso()
+        c.sandbox_id = ""
+        c.netns_path = ""
+        if errors:
+            log.warning("teardown of %s: %s", c.id[:12], "; ".join(errors))
+        self._save(c)
+        ev = self._exit_events.pop(c.id, None)
+        if ev:
+            ev.set()
+
+    # ------------------------------------------------------------------ stop / kill / wait
+    async def stop_container(self, ref: str, timeout: int | None = None) -> None:
+        c = self.get_container(ref)
+        if c.status != "running":
+            raise NotModified(f"container {c.id} is already stopped")
+        await self._stop(c, 10 if timeout is None else timeout)
+
+    async def _stop(self, c: Container, timeout: float) -> None:
+        driver = self.drivers[c.driver]
+        ev = self._exit_events.get(c.id)
+        if timeout > 0 and ev is not None:
+            await asyncio.to_thread(driver.kill, c.id, _signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ev.wait(), timeout)
+        if c.status == "running":
+            await asyncio.to_thread(driver.kill, c.id, _signal.SIGKILL)
+            if ev is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ev.wait(), 10)
+            if c.status == "running":
+                await self._on_exit(c.id)
+
+    async def kill_container(self, ref: str, signal: str | int = "KILL") -> None:
+        c = self.get_container(ref)
+        num = signal_number(signal)
+        if c.status != "running":
+            raise Conflict(f"Container {c.id} is not running")
+        await asyncio.to_thread(self.drivers[c.driver].kill, c.id, num)
+        if num == _signal.SIGKILL:
+            ev = self._exit_events.get(c.id)
+            if ev is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ev.wait(), 10)
+
+    async def wait_container(self, ref: str, condition: str = "not-running") -> int:
+        c = self.get_container(ref)
+        if condition not in ("not-running", "next-exit", "removed", ""):
+            raise InvalidParameter(f"invalid condition: {condition}")
+        if condition == "removed":
+            ev = self._removed_events.setdefault(c.id, asyncio.Event())
+            if c.status == "running":
+                await self._exit_events.setdefault(c.id, asyncio.Event()).wait()
+            code = c.exit_code
+            if c.id in self._containers:
+                await ev.wait()
+            return code
+        if condition == "next-exit" or c.status == "running":
+            await self._exit_events.setdefault(c.id, asyncio.Event()).wait()
+        return c.exit_code
+
+    # ------------------------------------------------------------------ remove
+    async def remove_container(self, ref: str, force: bool = False) -> None:
+        c = self.get_container(ref)
+        if c.status == "running":
+            if not force:
+                raise Conflict(
+                    f"You cannot remove a running container {c.id}. Stop the container before"
+                    " attempting removal or force remove")
+            await self._stop(c, 0)
+        await self._remove(c)
+
+    async def _remove(self, c: Container) -> None:
+        async with self._lock(c.id):
+            if c.id not in self._containers:
+                return
+            c.status = "removing"
+            driver = self.drivers.get(c.driver)
+            if driver is not None:
+                await asyncio.to_thread(driver.delete, c.id)
+            await asyncio.to_thread(self.network.delete_endpoints, c.id)
+            await asyncio.to_thread(shutil.rmtree, self.container_dir(c.id), True)
+            self.store.delete("container", c.id)
+            del self._containers[c.id]
+        self._locks.pop(c.id, None)
+        ev = self._removed_events.pop(c.id, None)
+        if ev:
+            ev.set()
+
+    # ------------------------------------------------------------------ logs
+    async def logs(self, ref: str, stdout: bool = True, stderr: bool = True,
+                   follow: bool = False, tail: str = "all", since: float = 0,
+                   until: float = 0, timestamps: bool = False
+                   ) -> AsyncIterator[tuple[int, bytes]]:
+        c = self.get_container(ref)
+        if tail not in ("", "all") and not tail.lstrip("-").isdigit():
+            raise InvalidParameter(f"invalid value for tail: {tail}")
+        path = self.log_path(c.id)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                data = f.read()
+                offset = f.tell()
+        except FileNotFoundError:
+            data, offset = "", 0
+        lines = data.split("\n")
+        pending = lines.pop()  # incomplete last line, if any
+        offset -= len(pending.encode())
+        for rec in logfile.select(lines, stdout, stderr, tail, since, until, timestamps):
+            yield rec
+        if follow and not until:
+            async for rec in logfile.follow(path, offset, stdout, stderr, timestamps,
+                                            lambda: c.status == "running"):
+                yield rec
+
+    # ------------------------------------------------------------------ exec
+    async def exec_create(self, ref: str, cmd: list[str], env: list[str] | None = None,
+                          working_dir: str = "", user: str = "", tty: bool = False,
+                          attach_stdout: bool = True, attach_stderr: bool = True) -> str:
+        c = self.get_container(ref)
+        if not cmd or any(not isinstance(a, str) for a in cmd):
+            raise InvalidParameter("No exec command specified")
+        if c.status != "running":
+            raise Conflict(f"Container {c.id} is not running")
+        eid = new_id()
+        self._execs[eid] = ExecRecord(id=eid, container_id=c.id, cmd=list(cmd),
+                                      env=list(env or []), working_dir=working_dir,
+                                      user=user, tty=tty, attach_stdout=attach_stdout,
+                                      attach_stderr=attach_stderr)
+        return eid
+
+    def exec_inspect(self, exec_id: str) -> ExecRecord:
+        rec = self._execs.get(exec_id)
+        if rec is None:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        return rec
+
+    async def exec_start(self, exec_id: str, detach: bool = False
+                         ) -> AsyncIterator[tuple[int, bytes]]:
+        rec = self.exec_inspect(exec_id)
+        if rec.running or rec.exit_code is not None:
+            raise Conflict(f"Error: Exec command {exec_id} has already run")
+        c = self.get_container(rec.container_id)
+        if c.status != "running":
+            raise Conflict(f"Container {c.id} is not running")
+        driver = self.drivers[c.driver]
+        env = _merge_env([DEFAULT_PATH, f"HOSTNAME={c.config.hostname}"], c.config.env,
+                         rec.env)
+        fds: list[int] = []
+        streams: dict[int, int] = {}
+        if not detach:
+            for num, want in ((1, rec.attach_stdout), (2, rec.attach_stderr)):
+                if want:
+                    r, w = os.pipe()
+                    fds.append(w)
+                    streams[r] = num
+        wfds = {num: w for (r, num), w in zip(streams.items(), fds, strict=True)}
+        try:
+            pid = await asyncio.to_thread(
+                driver.exec, c.id, rec.cmd, env, rec.working_dir or c.config.working_dir,
+                rec.user or c.config.user, wfds.get(1), wfds.get(2))
+        except BaseException:
+            for fd in [*fds, *streams]:
+                os.close(fd)
+            raise
+        finally:
+            for w in fds:
+                with contextlib.suppress(OSError):
+                    os.close(w)
+        rec.pid = pid
+        rec.running = True
+        if detach:
+            asyncio.ensure_future(self._reap_exec(rec, driver))
+            return
+        try:
+            async for item in _read_pipes(streams):
+                yield item
+        finally:
+            await self._reap_exec(rec, driver)
+
+    async def _reap_exec(self, rec: ExecRecord, driver: ExecutionDriver) -> None:
+        deadline = time.monotonic() + 3600
+        while time.monotonic() < deadline:
+            code = await asyncio.to_thread(driver.exec_exit_code, rec.pid)
+            if code is not None:
+                rec.exit_code = code
+                break
+            await asyncio.sleep(0.01)
+        rec.running = False
+
+    # ------------------------------------------------------------------ images
+    def list_images(self) -> list[Image]:
+        return self.images.list()
+
+    def get_image(self, ref: str) -> Image:
+        return self.images.get(ref)
+
+    async def import_image(self, data: AsyncIterator[bytes], repo: str, tag: str) -> Image:
+        tmpdir = Path(self.root) / "tmp"
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        fd, path = tempfile.mkstemp(dir=tmpdir, suffix=".tar")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                async for chunk in data:
+                    f.write(chunk)
+            return await asyncio.to_thread(self.images.import_tarball, path, repo, tag)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    # ------------------------------------------------------------------ networks
+    def list_networks(self) -> list[Network]:
+        return self.network.networks()
+
+    def get_network(self, ref: str) -> Network:
+        return self.network.network(ref)
+
+    def network_endpoints(self, net: Network) -> list[tuple[Container, Endpoint]]:
+        out = []
+        for ep in self.network.network_endpoints(net.id):
+            c = self._containers.get(ep.container_id)
+            if c is not None and c.status == "running":
+                out.append((c, ep))
+        return out
+
+    # ------------------------------------------------------------------ system
+    def info(self) -> dict:
+        cs = list(self._containers.values())
+        running = sum(1 for c in cs if c.status == "running")
+        return {
+            "id": self.id, "containers": len(cs), "running": running, "paused": 0,
+            "stopped": len(cs) - running, "images": len(self.images.list()),
+            "driver": "overlay2", "root": self.root, "exec_root": self.exec_root,
+            "name": platform.node(), "runtimes": sorted(self.drivers),
+            "default_runtime": self.default_runtime,
+        }
+
+
+def _merge_env(*layers: list[str]) -> list[str]:
+    """Later layers override earlier ones by key; order of first appearance is kept."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        for item in layer:
+            k, _, _v = item.partition("=")
+            merged[k] = item
+    return list(merged.values())
+
+
+def _read_host_resolv() -> str:
+    try:
+        return Path("/etc/resolv.conf").read_text()
+    except OSError:
+        return ""
+
+
+async def _read_pipes(streams: dict[int, int]) -> AsyncIterator[tuple[int, bytes]]:
+    """Read several pipe fds until all hit EOF, yielding ``(stream, chunk)``."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+    open_fds = set(streams)
+
+    def readable(fd: int) -> None:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            queue.put_nowait((streams[fd], chunk))
+        else:
+            loop.remove_reader(fd)
+            os.close(fd)
+            open_fds.discard(fd)
+            if not open_fds:
+                queue.put_nowait(None)
+
+    if not open_fds:
+        return
+    for fd in streams:
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, readable, fd)
+    try:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            yield item
+    finally:
+        for fd in list(open_fds):
+            loop.remove_reader(fd)
+            os.close(fd)

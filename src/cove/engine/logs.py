@@ -1,0 +1,81 @@
+"""Reading a container's json-file log (Docker's format) for ``logs``.
+
+Each line of the file is ``{"log": "...", "stream": "stdout"|"stderr", "time": RFC3339}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+STREAMS = {"stdout": 1, "stderr": 2}
+
+
+def parse_time(ts: str) -> float:
+    """RFC 3339 with up to nanoseconds → unix seconds."""
+    base, _, frac = ts.rstrip("Z").partition(".")
+    sec = datetime.fromisoformat(base + "+00:00").timestamp()
+    return sec + (float("0." + frac) if frac else 0.0)
+
+
+def select(lines: list[str], stdout: bool, stderr: bool, tail: str, since: float,
+           until: float, timestamps: bool) -> list[tuple[int, bytes]]:
+    """Filter raw json-file lines into ``(stream, chunk)`` records, as ``docker logs`` does."""
+    out: list[tuple[int, bytes]] = []
+    for raw in lines:
+        rec = _decode(raw, stdout, stderr, since, until, timestamps)
+        if rec is not None:
+            out.append(rec)
+    if tail not in ("", "all"):
+        n = int(tail)
+        out = out[-n:] if n > 0 else []
+    return out
+
+
+def _decode(raw: str, stdout: bool, stderr: bool, since: float, until: float,
+            timestamps: bool) -> tuple[int, bytes] | None:
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    stream = STREAMS.get(entry.get("stream", ""), 1)
+    if (stream == 1 and not stdout) or (stream == 2 and not stderr):
+        return None
+    if since or until:
+        t = parse_time(entry["time"])
+        if since and t < since:
+            return None
+        if until and t > until:
+            return None
+    text = entry.get("log", "")
+    if timestamps:
+        text = f"{entry['time']} {text}"
+    return stream, text.encode()
+
+
+async def follow(path: str, offset: int, stdout: bool, stderr: bool, timestamps: bool,
+                 running: Callable[[], bool], poll: float = 0.05
+                 ) -> AsyncIterator[tuple[int, bytes]]:
+    """Yield records appended after ``offset`` until the container stops and the file ends."""
+    pending = ""
+    while True:
+        alive = running()
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                f.seek(offset)
+                data = f.read()
+                offset = f.tell()
+        except FileNotFoundError:
+            return
+        pending += data
+        *complete, pending = pending.split("\n")
+        for raw in complete:
+            rec = _decode(raw, stdout, stderr, 0, 0, timestamps)
+            if rec is not None:
+                yield rec
+        if not alive and not data:
+            return
+        if not data:
+            await asyncio.sleep(poll)
