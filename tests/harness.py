@@ -85,6 +85,25 @@ class Daemon:
         """Run a command in the daemon's network namespace (the containers' 'host')."""
         return sh("nsenter", f"--net={self.netns}", *cmd, check=check, timeout=timeout)
 
+    def api(self, method: str, path: str, body: bytes | None = None,
+            headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """A raw HTTP request to the daemon's socket: (status, body)."""
+        import http.client
+        import socket
+
+        class Conn(http.client.HTTPConnection):
+            def connect(conn) -> None:  # noqa: N805 - http.client's hook
+                conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                conn.sock.connect(str(self.sock))
+
+        c = Conn("cove", timeout=30)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
     def inspect(self, ref: str, fmt: str) -> str:
         return self.cli("inspect", "--format", fmt, ref).stdout.strip()
 

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _reachable(d, ip: str) -> bool:
-    return d.host("ping", "-c", "1", "-W", "2", ip, check=False).returncode == 0
+    return d.host("busybox", "ping", "-c", "1", "-W", "2", ip, check=False).returncode == 0
 
 
 def test_restart_keeps_containers_and_records(fresh_daemon):

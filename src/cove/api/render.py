@@ -103,8 +103,8 @@ def _ports_map(c: Container) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {p: None for p in c.config.exposed_ports}
     for port, binds in c.config.port_bindings.items():
-        out[port] = [{"HostIp": b.get("HostIp") or "0.0.0.0", "HostPort": str(b.get("HostPort", ""))}
-                     for b in (binds or [])] or None
+        out[port] = [{"HostIp": b.get("HostIp") or "0.0.0.0",
+                      "HostPort": str(b.get("HostPort", ""))} for b in (binds or [])] or None
     return out
 
 

@@ -36,6 +36,9 @@ class EngineAPI(Protocol):
              tail: str = "all", since: float = 0, until: float = 0,
              timestamps: bool = False) -> AsyncIterator[tuple[int, bytes]]: ...
 
+    def attach(self, ref: str, stdout: bool = True, stderr: bool = True, logs: bool = False,
+               stream: bool = True) -> AsyncIterator[tuple[int, bytes]]: ...
+
     # -- exec
     async def exec_create(self, ref: str, cmd: list[str], env: list[str] | None = None,
                           working_dir: str = "", user: str = "", tty: bool = False,

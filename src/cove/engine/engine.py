@@ -296,7 +296,7 @@ class Engine:
         c.finished_at = ZERO_TIME
         c.sandbox_id = sandbox.id
         c.netns_path = sandbox.netns_path or ""
-        self._exit_events[c.id] = asyncio.Event()
+        self._exit_events.setdefault(c.id, asyncio.Event())
         self._save(c)
         if not self._watch(c):
             await self._on_exit(c.id)
@@ -482,6 +482,27 @@ class Engine:
             async for rec in logfile.follow(path, offset, stdout, stderr, timestamps,
                                             lambda: c.status == "running"):
                 yield rec
+
+    async def attach(self, ref: str, stdout: bool = True, stderr: bool = True,
+                     logs: bool = False, stream: bool = True
+                     ) -> AsyncIterator[tuple[int, bytes]]:
+        """The container's output: its past output when ``logs``, then, when ``stream``,
+        what it prints until it exits — waiting for the start of a created container."""
+        c = self.get_container(ref)
+        path = self.log_path(c.id)
+        try:
+            offset = os.path.getsize(path)
+        except OSError:
+            offset = 0
+        if logs:
+            async for rec in self.logs(c.id, stdout, stderr):
+                yield rec
+        if not stream:
+            return
+        async for rec in logfile.follow(path, offset, stdout, stderr, False,
+                                        lambda: c.status in ("created", "running")
+                                        and c.id in self._containers):
+            yield rec
 
     # ------------------------------------------------------------------ exec
     async def exec_create(self, ref: str, cmd: list[str], env: list[str] | None = None,

@@ -56,26 +56,38 @@ def _decode(raw: str, stdout: bool, stderr: bool, since: float, until: float,
 
 
 async def follow(path: str, offset: int, stdout: bool, stderr: bool, timestamps: bool,
-                 running: Callable[[], bool], poll: float = 0.05
+                 alive: Callable[[], bool], poll: float = 0.02
                  ) -> AsyncIterator[tuple[int, bytes]]:
-    """Yield records appended after ``offset`` until the container stops and the file ends."""
+    """Yield records appended after ``offset`` while ``alive()``, then the rest of the file.
+
+    The file may not exist yet (a container attached to before its first start). Once
+    open it stays open, so an auto-removed container's last lines are still read.
+    """
+    f = None
     pending = ""
-    while True:
-        alive = running()
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                f.seek(offset)
-                data = f.read()
-                offset = f.tell()
-        except FileNotFoundError:
-            return
-        pending += data
-        *complete, pending = pending.split("\n")
-        for raw in complete:
-            rec = _decode(raw, stdout, stderr, 0, 0, timestamps)
-            if rec is not None:
-                yield rec
-        if not alive and not data:
-            return
-        if not data:
-            await asyncio.sleep(poll)
+    try:
+        while True:
+            was_alive = alive()
+            if f is None:
+                try:
+                    f = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
+                    f.seek(offset)
+                except FileNotFoundError:
+                    if not was_alive:
+                        return
+                    await asyncio.sleep(poll)
+                    continue
+            data = f.read()
+            pending += data
+            *complete, pending = pending.split("\n")
+            for raw in complete:
+                rec = _decode(raw, stdout, stderr, 0, 0, timestamps)
+                if rec is not None:
+                    yield rec
+            if not data:
+                if not was_alive:
+                    return
+                await asyncio.sleep(poll)
+    finally:
+        if f is not None:
+            f.close()

@@ -66,7 +66,7 @@ _IFLA_ADDRESS, _IFLA_IFNAME, _IFLA_MTU, _IFLA_MASTER = 1, 3, 4, 10
 _IFLA_PROTINFO, _IFLA_LINKINFO, _IFLA_NET_NS_FD = 12, 18, 28
 _IFLA_INFO_KIND, _IFLA_INFO_DATA, _VETH_INFO_PEER = 1, 2, 1
 _IFLA_BRPORT_MODE = 4
-_IFA_ADDRESS, _IFA_LOCAL = 1, 2
+_IFA_ADDRESS, _IFA_LOCAL, _IFA_BROADCAST = 1, 2, 4
 _RTA_OIF, _RTA_GATEWAY = 4, 5
 _NLA_F_NESTED = 0x8000
 _AF_INET, _AF_BRIDGE = 2, 7
@@ -128,7 +128,7 @@ class RawRtnl:
         payload = struct.pack("=BBBBI", _AF_INET, prefixlen, 0, 0, index)
         payload += _attr(_IFA_LOCAL, a) + _attr(_IFA_ADDRESS, a)
         if prefixlen < 31:
-            payload += _attr(8, net.broadcast_address.packed)  # IFA_BROADCAST
+            payload += _attr(_IFA_BROADCAST, net.broadcast_address.packed)
         self.request(_RTM_NEWADDR, _NLM_F_CREATE | _NLM_F_EXCL, payload, what)
 
     def add_default_route(self, index: int, gateway: str, what: str) -> None:
@@ -235,20 +235,39 @@ class Netlink:
                 msgs = ipr.get_addr(family=2)
         return [f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}" for m in msgs]
 
-    def host_networks(self) -> list[str]:
-        """IPv4 networks the host uses: addresses' subnets and non-default routes."""
-        nets: set[str] = set()
-        for cidr in self.addresses():
-            nets.add(str(ipaddress.ip_interface(cidr).network))
+    def host_networks(self, exclude_links: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """IPv4 networks in use here: addresses' subnets and non-default routes, except
+        those on the links named in ``exclude_links`` (e.g. cove's own bridges)."""
         with self._sock() as ipr:
+            names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in ipr.get_links()}
+            addrs = ipr.get_addr(family=2)
             routes = ipr.get_routes(family=2)
+        nets: set[str] = set()
+        for m in addrs:
+            if names.get(m["index"]) in exclude_links:
+                continue
+            cidr = f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}"
+            nets.add(str(ipaddress.ip_interface(cidr).network))
         for r in routes:
-            if r["dst_len"] == 0:
+            if r["dst_len"] == 0 or names.get(r.get_attr("RTA_OIF")) in exclude_links:
                 continue
             dst = r.get_attr("RTA_DST")
             if dst:
                 nets.add(str(ipaddress.ip_network(f"{dst}/{r['dst_len']}", strict=False)))
         return sorted(nets)
+
+    def delete_address(self, name: str, address: str, prefixlen: int) -> None:
+        """Remove ``address/prefixlen`` from link ``name``; gone is fine."""
+        with self._sock() as ipr:
+            idx = ipr.link_lookup(ifname=name)
+            if not idx:
+                return
+            try:
+                ipr.addr("del", index=idx[0], address=address, prefixlen=prefixlen)
+            except NetlinkError as exc:
+                if exc.code in (errno.EADDRNOTAVAIL, errno.ENOENT, errno.ENODEV):
+                    return
+                raise _kerr(f"cannot remove {address}/{prefixlen} from {name}", exc) from exc
 
     # -- bridges and links
     def ensure_bridge(self, name: str, address: str, prefixlen: int, mtu: int = 1500) -> int:
@@ -258,11 +277,17 @@ class Netlink:
         """
         with self._sock() as ipr:
             try:
-                found = ipr.link_lookup(ifname=name)
+                found = ipr.get_links(ifname=name) if ipr.link_lookup(ifname=name) else []
                 if not found:
                     ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
-                    found = ipr.link_lookup(ifname=name)
-                idx = found[0]
+                    idx = ipr.link_lookup(ifname=name)[0]
+                else:
+                    info = found[0].get_attr("IFLA_LINKINFO")
+                    kind = info.get_attr("IFLA_INFO_KIND") if info else None
+                    if kind != "bridge":
+                        raise KernelError(f"cannot set up bridge {name}: a link of kind"
+                                          f" {kind or 'unknown'} has that name")
+                    idx = found[0]["index"]
                 have = {(m.get_attr("IFA_ADDRESS"), m["prefixlen"])
                         for m in ipr.get_addr(family=2, index=idx)}
                 if (address, prefixlen) not in have:
@@ -281,6 +306,19 @@ class Netlink:
                 if exc.code in (errno.ENODEV, errno.ENOENT):
                     return
                 raise _kerr(f"cannot delete link {name}", exc) from exc
+
+    def set_master(self, name: str, bridge: str) -> None:
+        """Enslave link ``name`` to ``bridge`` (hairpin on) and set it up."""
+        with self._sock() as ipr:
+            try:
+                idx = ipr.link_lookup(ifname=name)
+                br = ipr.link_lookup(ifname=bridge)
+                if not idx or not br:
+                    raise KernelError(f"cannot attach {name} to bridge {bridge}: not found")
+                ipr.link("set", index=idx[0], master=br[0], state="up")
+                self._raw.set_hairpin(idx[0], True, f"cannot set hairpin on {name}")
+            except NetlinkError as exc:
+                raise _kerr(f"cannot attach {name} to bridge {bridge}", exc) from exc
 
     def create_veth_into_netns(self, host_ifname: str, bridge: str, netns_path: str,
                                peer_name: str, mtu: int = 1500, peer_mac: str = "") -> int:

@@ -1,0 +1,91 @@
+"""Streaming engine output (logs, exec) to an HTTP client.
+
+Output is framed in Docker's multiplexed format unless the process has a tty (raw).
+A client that asked to ``Upgrade: tcp`` (the docker CLI's hijacked exec) gets
+``101 UPGRADED`` and the same bytes on the bare connection. Errors raised before the
+first chunk (within a short grace period) become proper HTTP statuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from cove.api.common import MULTIPLEXED, RAW_STREAM, frame
+
+log = logging.getLogger("cove.api")
+
+FIRST_CHUNK_GRACE = 0.3   # seconds to wait for an early error before sending headers
+
+
+async def _close(it: AsyncIterator) -> None:
+    aclose = getattr(it, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
+
+
+async def stream_out(request: web.Request, it: AsyncIterator[tuple[int, bytes]], tty: bool,
+                     content_type: str | None = None,
+                     grace: float = FIRST_CHUNK_GRACE) -> web.StreamResponse:
+    """Send ``(stream, chunk)`` items of ``it`` to the client; return the response.
+
+    Headers go out after the first chunk or after ``grace`` seconds, whichever is first."""
+    first = asyncio.ensure_future(it.__anext__())
+    try:
+        done, _ = await asyncio.wait({first}, timeout=grace)
+        item: tuple[int, bytes] | None = None
+        finished = False
+        if done:
+            try:
+                item = first.result()          # a CoveError here becomes its HTTP status
+            except StopAsyncIteration:
+                finished = True
+    except BaseException:
+        first.cancel()
+        await _close(it)
+        raise
+
+    upgrade = request.headers.get("Upgrade", "").lower() == "tcp"
+    if upgrade:
+        resp = web.StreamResponse(status=101, reason="UPGRADED")
+        resp.headers["Connection"] = "Upgrade"
+        resp.headers["Upgrade"] = "tcp"
+        resp.force_close()
+    else:
+        resp = web.StreamResponse(status=200)
+    resp.content_type = content_type or (RAW_STREAM if tty else MULTIPLEXED)
+    try:
+        await resp.prepare(request)
+        if not done:
+            try:
+                item = await first
+            except StopAsyncIteration:
+                finished = True
+        while not finished:
+            assert item is not None
+            stream, chunk = item
+            if chunk:
+                await resp.write(chunk if tty else frame(stream, chunk))
+            try:
+                item = await it.__anext__()
+            except StopAsyncIteration:
+                finished = True
+    except (ConnectionResetError, asyncio.CancelledError):
+        log.debug("stream client went away")
+    except Exception as exc:  # noqa: BLE001 - headers are sent: report in-band, then end
+        log.warning("stream ended with error: %s", exc)
+        if not tty and not upgrade:
+            with contextlib.suppress(Exception):
+                await resp.write(frame(3, str(exc).encode() + b"\n"))
+    finally:
+        if not first.done():
+            first.cancel()
+        await _close(it)
+    with contextlib.suppress(Exception):
+        await resp.write_eof()
+    return resp

@@ -1,0 +1,103 @@
+"""System routes: ``/_ping``, ``/version``, ``/info``."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+from aiohttp import web
+
+from cove import API_VERSION, MIN_API_VERSION, __version__
+from cove.api.common import engine, json_response
+from cove.api.render import _go_arch
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def _mem_total() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+async def ping(request: web.Request) -> web.Response:
+    resp = web.Response(text="OK", content_type="text/plain")
+    resp.headers["Cache-Control"] = "no-cache, no-store, must-revalidate"
+    resp.headers["Pragma"] = "no-cache"
+    resp.headers["Docker-Experimental"] = "false"
+    return resp
+
+
+async def version(request: web.Request) -> web.Response:
+    kernel = platform.release()
+    details = {"ApiVersion": API_VERSION, "Arch": _go_arch(), "KernelVersion": kernel,
+               "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}
+    return json_response({
+        "Platform": {"Name": "cove"},
+        "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+        "Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "", "GoVersion": "", "Os": "linux", "Arch": _go_arch(),
+        "KernelVersion": kernel, "BuildTime": "",
+    })
+
+
+async def info(request: web.Request) -> web.Response:
+    i = engine(request).info()
+    runtimes = i.get("runtimes") or {}
+    if isinstance(runtimes, list | tuple):
+        runtimes = {name: {"path": name} for name in runtimes}
+    return json_response({
+        "ID": i.get("id", ""),
+        "Containers": i.get("containers", 0),
+        "ContainersRunning": i.get("running", 0),
+        "ContainersPaused": i.get("paused", 0),
+        "ContainersStopped": i.get("stopped", 0),
+        "Images": i.get("images", 0),
+        "Driver": i.get("driver", "overlay2"),
+        "DriverStatus": [],
+        "DockerRootDir": i.get("root", ""),
+        "Name": i.get("name", platform.node()),
+        "KernelVersion": platform.release(),
+        "OperatingSystem": _os_name(),
+        "OSType": "linux",
+        "OSVersion": "",
+        "Architecture": platform.machine(),
+        "NCPU": os.cpu_count() or 1,
+        "MemTotal": _mem_total(),
+        "Runtimes": runtimes,
+        "DefaultRuntime": i.get("default_runtime", ""),
+        "ServerVersion": __version__,
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": "1",
+        "IndexServerAddress": "",
+        "RegistryConfig": None,
+        "Swarm": {"LocalNodeState": "inactive", "NodeID": "", "NodeAddr": "",
+                  "ControlAvailable": False, "Error": "", "RemoteManagers": None},
+        "Labels": [],
+        "ExperimentalBuild": False,
+        "SecurityOptions": [],
+        "Warnings": None,
+    })
+
+
+routes = [
+    ("GET", "/_ping", ping),
+    ("HEAD", "/_ping", ping),
+    ("GET", "/version", version),
+    ("GET", "/info", info),
+]

@@ -1,0 +1,156 @@
+"""A tiny Docker Engine API client over a unix socket (http.client + socket only).
+
+One connection per request keeps it simple; unix-socket connects cost microseconds.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import struct
+import sys
+from collections.abc import Iterable
+from typing import Any, BinaryIO
+from urllib.parse import quote, urlencode
+
+API_PREFIX = "/v1.41"
+DEFAULT_HOST = "unix:///run/cove/cove.sock"
+
+
+class CLIError(Exception):
+    """An error to print (as is) on stderr before exiting with ``code``."""
+
+    def __init__(self, message: str, code: int = 1, status: int = 0) -> None:
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
+
+
+class DaemonError(CLIError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"Error response from daemon: {message}", 1, status)
+        self.daemon_message = message
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float | None = None) -> None:
+        super().__init__("localhost", timeout=timeout, blocksize=1 << 16)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            if self.timeout is not None:
+                s.settimeout(self.timeout)
+            s.connect(self.unix_path)
+        except BaseException:
+            s.close()
+            raise
+        self.sock = s
+
+
+def q(ref: str) -> str:
+    """Quote a path segment (names, ids, image refs with '/' and ':')."""
+    return quote(ref, safe="")
+
+
+class Client:
+    def __init__(self, host: str = DEFAULT_HOST) -> None:
+        self.host = host
+
+    def _conn(self) -> http.client.HTTPConnection:
+        if self.host.startswith("unix://"):
+            return _UnixConnection(self.host[len("unix://"):])
+        if self.host.startswith(("tcp://", "http://")):
+            hostport = self.host.split("://", 1)[1].rstrip("/")
+            return http.client.HTTPConnection(hostport)
+        raise CLIError(f"unsupported host {self.host!r}: use unix:///path or tcp://host:port")
+
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None,
+                body: Any = None, raw: BinaryIO | bytes | None = None,
+                headers: dict[str, str] | None = None,
+                ok: Iterable[int] = ()) -> http.client.HTTPResponse:
+        """Send a request; return the response (status < 400 or in ``ok``)."""
+        url = API_PREFIX + path
+        if params:
+            url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
+        hdrs = dict(headers or {})
+        data: Any = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        elif raw is not None:
+            data = raw
+        conn = self._conn()
+        try:
+            conn.request(method, url, body=data, headers=hdrs)   # files go chunked
+            resp = conn.getresponse()
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            conn.close()
+            raise CLIError(f"Cannot connect to the cove daemon at {self.host}. "
+                           "Is the daemon running?") from exc
+        except OSError as exc:
+            conn.close()
+            raise CLIError(f"error during connect: {exc}") from exc
+        if resp.status >= 400 and resp.status not in ok:
+            payload = resp.read()
+            conn.close()
+            try:
+                message = json.loads(payload)["message"]
+            except (ValueError, KeyError, TypeError):
+                message = payload.decode(errors="replace").strip() or resp.reason
+            raise DaemonError(resp.status, message)
+        return resp
+
+    def json(self, method: str, path: str, params: dict[str, Any] | None = None,
+             body: Any = None) -> Any:
+        resp = self.request(method, path, params, body)
+        data = resp.read()
+        resp.close()
+        return json.loads(data) if data.strip() else None
+
+    def call(self, method: str, path: str, params: dict[str, Any] | None = None,
+             body: Any = None) -> int:
+        """A request whose body does not matter; returns the status."""
+        resp = self.request(method, path, params, body)
+        resp.read()
+        resp.close()
+        return resp.status
+
+
+def demux(resp: Any, out: BinaryIO | None = None, err: BinaryIO | None = None) -> None:
+    """Copy a multiplexed stream to ``out``/``err`` (stream 1/2; 3 = daemon error)."""
+    out = out or sys.stdout.buffer
+    err = err or sys.stderr.buffer
+    while True:
+        header = _read_exact(resp, 8)
+        if len(header) < 8:
+            return
+        stream, size = struct.unpack(">BxxxI", header)
+        payload = _read_exact(resp, size)
+        target = err if stream in (2, 3) else out
+        target.write(payload)
+        target.flush()
+        if len(payload) < size:
+            return
+
+
+def copy_raw(resp: Any, out: BinaryIO | None = None) -> None:
+    """Copy a raw (tty) stream as it arrives."""
+    out = out or sys.stdout.buffer
+    while True:
+        chunk = resp.read1(1 << 16) if hasattr(resp, "read1") else resp.read(1 << 16)
+        if not chunk:
+            return
+        out.write(chunk)
+        out.flush()
+
+
+def _read_exact(resp: Any, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = resp.read(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return buf

@@ -1,0 +1,293 @@
+"""Processes forked by the spawner: the per-container monitor and the exec helper.
+
+Monitor (one per running container, its own session so it outlives the daemon and the
+spawner): forks C1, which joins the sandbox's netns and unshares mnt/pid/uts/ipc, then
+forks C2 = the container's PID 1 (rootfs, hostname, exec). A close-on-exec error pipe
+tells the monitor whether C2 reached exec; the monitor reports the outcome to the
+spawner, writes ``init.json``, copies C2's stdout/stderr into the json-file log, reaps
+C2 and writes ``exit.json`` (128+signal when killed). Stdlib + cove.kernel.syscalls only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import time
+from typing import Any, NoReturn
+
+from cove.kernel import syscalls as sc
+from cove.runtime.native import libc, statefiles
+from cove.runtime.native.jsonlog import JsonLogWriter, timestamp
+from cove.runtime.native.process import ExecError, exec_process
+from cove.runtime.native.rootfs import setup_rootfs
+
+NS_FLAGS = sc.CLONE_NEWNS | sc.CLONE_NEWPID | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC
+
+
+def reset_child_signals() -> None:
+    """Undo the spawner's signal set-up in a freshly forked child."""
+    try:
+        signal.set_wakeup_fd(-1)
+    except ValueError:
+        pass
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
+def close_fds_except(keep: set[int]) -> None:
+    last = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        if fd > last:
+            os.closerange(last, fd)
+        last = fd + 1
+    os.closerange(last, 1 << 20)
+
+
+def read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        data = os.read(fd, 65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def exit_code_of(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+# -- the container's PID 1 (C2) --------------------------------------------------------
+
+def _container_init(spec: dict[str, Any], ep_w: int, out_w: int, err_w: int) -> NoReturn:
+    try:
+        devnull = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.setsid()
+        hostname = spec.get("hostname") or spec["id"][:12]
+        try:
+            setup_rootfs(spec)
+            libc.sethostname(hostname)
+        except OSError as exc:
+            raise ExecError(f"unable to set up the container's root filesystem: {exc}",
+                            126) from exc
+        exec_process(spec["args"], spec.get("env", []), spec.get("cwd") or "/",
+                     spec.get("user", ""), hostname, create_cwd=True)
+    except ExecError as exc:
+        msg, code = exc.message, exc.code
+    except BaseException as exc:  # noqa: BLE001 - anything before exec is a start failure
+        msg, code = f"unable to start container process: {exc}", 126
+    try:
+        write_all(ep_w, json.dumps({"error": msg, "code": code}).encode())
+    finally:
+        os._exit(code)
+
+
+# -- the monitor -----------------------------------------------------------------------
+
+def run_monitor(spec: dict[str, Any], state_dir: str, report_fd: int) -> NoReturn:
+    """Entry point of the monitor process (freshly forked by the spawner)."""
+    code = 0
+    try:
+        _monitor(spec, state_dir, report_fd)
+    except BaseException as exc:  # noqa: BLE001 - report and leave
+        code = 1
+        try:
+            write_all(report_fd, json.dumps(
+                {"error": f"container monitor failed: {exc}", "code": 126}).encode())
+        except OSError:
+            pass
+    os._exit(code)
+
+
+def _report(fd: int, msg: dict[str, Any]) -> None:
+    try:
+        write_all(fd, json.dumps(msg).encode())
+    except OSError:
+        pass  # the spawner is gone; the container runs on
+    os.close(fd)
+
+
+def _monitor(spec: dict[str, Any], state_dir: str, report_fd: int) -> None:
+    t0 = time.monotonic()
+    reset_child_signals()
+    os.setsid()
+    libc.set_child_subreaper()
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    close_fds_except({report_fd})
+
+    netfd = -1
+    if spec.get("netns_path"):
+        try:
+            netfd = os.open(spec["netns_path"], os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            _report(report_fd, {"error": f"cannot open network namespace "
+                                         f"{spec['netns_path']}: {exc.strerror}",
+                                "code": 126})
+            return
+    log_fd = os.open(spec["log_path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                     0o640)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    ep_r, ep_w = os.pipe()
+    pid_r, pid_w = os.pipe()
+
+    c1 = os.fork()
+    if c1 == 0:
+        try:
+            if netfd >= 0:
+                sc.setns(netfd, sc.CLONE_NEWNET)
+            sc.unshare(NS_FLAGS)
+            c2 = os.fork()
+            if c2 == 0:
+                _container_init(spec, ep_w, out_w, err_w)
+            write_all(pid_w, str(c2).encode())
+            os._exit(0)
+        except BaseException as exc:  # noqa: BLE001
+            try:
+                write_all(ep_w, json.dumps({"error": f"unable to create namespaces: {exc}",
+                                            "code": 126}).encode())
+            finally:
+                os._exit(126)
+    for fd in (out_w, err_w, ep_w, pid_w):
+        os.close(fd)
+    if netfd >= 0:
+        os.close(netfd)
+    c2_raw = read_all(pid_r)
+    os.close(pid_r)
+    os.waitpid(c1, 0)
+    c2 = int(c2_raw) if c2_raw else 0
+    err = read_all(ep_r)  # EOF when C2 exec'd (close-on-exec) or died
+    spawn_ms = round((time.monotonic() - t0) * 1000, 3)
+    os.close(ep_r)
+    if err or not c2:
+        if c2:
+            os.waitpid(c2, 0)  # C2 is ours now: we are the subreaper
+        try:
+            failure = json.loads(err)
+        except ValueError:
+            failure = {"error": "container process died before exec", "code": 126}
+        for fd in (out_r, err_r, log_fd):
+            os.close(fd)
+        _report(report_fd, failure)
+        return
+
+    stat = statefiles.proc_stat(c2)
+    me = statefiles.proc_stat(os.getpid())
+    statefiles.write_json(os.path.join(state_dir, statefiles.INIT), {
+        "pid": c2, "starttime": stat[1] if stat else 0, "started_at": timestamp(),
+        "monitor_pid": os.getpid(), "monitor_starttime": me[1] if me else 0,
+        "spawn_ms": spawn_ms,
+    })
+    _report(report_fd, {"pid": c2})
+
+    _copy_output(out_r, err_r, log_fd)
+    status = _reap(c2)
+    statefiles.write_json(os.path.join(state_dir, statefiles.EXIT), {
+        "exit_code": exit_code_of(status), "finished_at": timestamp(), "oom_killed": False,
+    })
+
+
+def _copy_output(out_r: int, err_r: int, log_fd: int) -> None:
+    writer = JsonLogWriter(log_fd)
+    streams = {out_r: "stdout", err_r: "stderr"}
+    poller = select.poll()
+    for fd in streams:
+        poller.register(fd, select.POLLIN)
+    while streams:
+        for fd, _ev in poller.poll():
+            if fd not in streams:
+                continue
+            data = os.read(fd, 65536)
+            if data:
+                writer.feed(streams[fd], data)
+            else:
+                writer.close_stream(streams.pop(fd))
+                poller.unregister(fd)
+                os.close(fd)
+    os.close(log_fd)
+
+
+def _reap(pid: int) -> int:
+    """Wait for ``pid``; reap any other orphan handed to us on the way."""
+    while True:
+        try:
+            got, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 255 << 8
+        if got == pid:
+            return status
+
+
+# -- exec into a running container -----------------------------------------------------
+
+def run_exec(req: dict[str, Any], stdout_fd: int, stderr_fd: int, exit_dir: str) -> NoReturn:
+    """Entry point of the exec helper: join the container's namespaces, fork, exec, wait,
+    write the exit code to ``<exit_dir>/<name>`` and exit with it."""
+    code = 126
+    try:
+        reset_child_signals()
+        dir_fd = os.open(exit_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        close_fds_except({stdout_fd, stderr_fd, dir_fd})
+        code = _exec_helper(req, stdout_fd, stderr_fd, dir_fd)
+        statefiles.write_json(req["exit_name"], {"exit_code": code,
+                                                  "finished_at": timestamp()}, dir_fd=dir_fd)
+    except BaseException:  # noqa: BLE001
+        pass
+    os._exit(code & 0xFF)
+
+
+def _exec_helper(req: dict[str, Any], stdout_fd: int, stderr_fd: int, dir_fd: int) -> int:
+    pid = req["pid"]
+    ns_fds = []
+    try:
+        for ns in ("ipc", "uts", "net", "pid", "mnt"):
+            ns_fds.append(os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC))
+        for fd in ns_fds:
+            sc.setns(fd, 0)
+    except OSError as exc:
+        write_all(stderr_fd, f"OCI runtime exec failed: exec failed: cannot join the "
+                             f"container's namespaces: {exc}: unknown\n".encode())
+        return 126
+    finally:
+        for fd in ns_fds:
+            os.close(fd)
+    child = os.fork()
+    if child == 0:
+        code = 126
+        try:
+            devnull = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(stdout_fd, 1)
+            os.dup2(stderr_fd, 2)
+            exec_process(req["args"], req.get("env", []), req.get("cwd") or "/",
+                         req.get("user", ""))
+        except ExecError as exc:
+            code = exc.code
+            msg = exc.message
+        except BaseException as exc:  # noqa: BLE001
+            msg = str(exc)
+        try:
+            write_all(2, f"OCI runtime exec failed: exec failed: unable to start container "
+                         f"process: {msg}: unknown\n".encode())
+        finally:
+            os._exit(code)
+    for fd in {stdout_fd, stderr_fd}:
+        os.close(fd)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            return exit_code_of(status)
+        except InterruptedError:
+            time.sleep(0)

@@ -1,0 +1,302 @@
+"""An in-memory test double of the engine (cove.engine.api.EngineAPI) for HTTP-layer tests.
+
+Container "processes" are simulated from their argv:
+``echo ARGS`` prints ARGS and exits 0; ``fail N`` prints "boom" on stderr and exits N;
+anything else runs until stopped (exit 143) or killed (exit 137).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import AsyncIterator
+
+from cove.engine.model import Container, ContainerConfig, ExecRecord, Image
+from cove.errors import Conflict, InvalidParameter, NotFound, NotModified
+from cove.model import new_id, now_iso
+from cove.network.model import Endpoint, Network
+
+
+def _simulate(argv: list[str]) -> tuple[list[tuple[int, bytes]], int | None]:
+    """(output, exit code or None while it keeps running)."""
+    if argv and argv[0] == "echo":
+        return [(1, (" ".join(argv[1:]) + "\n").encode())], 0
+    if argv and argv[0] == "fail":
+        return [(2, b"boom\n")], int(argv[1]) if len(argv) > 1 else 1
+    return [], None
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.containers: dict[str, Container] = {}
+        self.output: dict[str, list[tuple[float, int, bytes]]] = {}
+        self.changed: dict[str, asyncio.Event] = {}
+        self.removed: dict[str, asyncio.Event] = {}
+        self.endpoints: dict[str, list[tuple[Network, Endpoint]]] = {}
+        self.execs: dict[str, ExecRecord] = {}
+        self.calls: list[tuple] = []
+        self.next_ip = 2
+        self.exits: dict[str, int] = {}
+        bridge = Network(id=new_id(), name="bridge", driver="bridge", bridge="cove0",
+                         subnet="172.17.0.0/16", gateway="172.17.0.1", default=True,
+                         created=now_iso())
+        web = Network(id=new_id(), name="web", driver="bridge", subnet="172.18.0.0/16",
+                      gateway="172.18.0.1", created=now_iso(), labels={"team": "a"})
+        web.bridge = "br-" + web.id[:12]
+        self.networks = [bridge, Network(id=new_id(), name="host", driver="host"),
+                         Network(id=new_id(), name="none", driver="null"), web]
+        busybox = Image(id="sha256:" + "ab" * 32, repo_tags=["busybox:latest"],
+                        created="2026-01-02T03:04:05.123456789Z", size=4_500_000,
+                        layers=["/tmp/layer"], config={"Cmd": ["sh"], "Env": ["PATH=/bin"]})
+        self.images = [busybox]
+
+    # -- system
+    def info(self) -> dict:
+        cs = list(self.containers.values())
+        running = sum(c.status == "running" for c in cs)
+        return {"containers": len(cs), "running": running, "paused": 0,
+                "stopped": len(cs) - running, "images": len(self.images),
+                "driver": "overlay2", "root": "/var/lib/cove", "exec_root": "/run/cove",
+                "name": "testhost", "id": "FAKE:ID", "runtimes": ["native", "runc"],
+                "default_runtime": "native"}
+
+    # -- helpers
+    def _bump(self, cid: str) -> None:
+        self.changed[cid].set()
+        self.changed[cid] = asyncio.Event()
+
+    def _emit(self, cid: str, stream: int, data: bytes) -> None:
+        self.output[cid].append((time.time(), stream, data))
+        self._bump(cid)
+
+    async def _exited(self, c: Container, code: int) -> None:
+        c.status, c.exit_code, c.pid, c.finished_at = "exited", code, 0, now_iso()
+        c.netns_path = ""
+        self.exits[c.id] = self.exits.get(c.id, 0) + 1
+        self._bump(c.id)
+        if c.config.auto_remove:
+            await self.remove_container(c.id, force=True)
+
+    # -- containers
+    async def create_container(self, config: ContainerConfig, name: str | None) -> Container:
+        self.calls.append(("create", config, name))
+        img = self.get_image(config.image)
+        if config.network_mode not in ("bridge", "host", "none", "default"):
+            self.get_network(config.network_mode)
+        name = name or f"fake_{len(self.containers)}_{new_id()[:4]}"
+        for other in self.containers.values():
+            if other.name == name:
+                raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
+                               f'container "{other.id}". You have to remove (or rename) that '
+                               "container to be able to reuse that name.")
+        argv = [*config.entrypoint, *(config.cmd or img.config.get("Cmd") or [])]
+        c = Container(id=new_id(), name=name, created=now_iso(), config=config,
+                      image_id=img.id, path=argv[0] if argv else "", args=argv[1:])
+        self.containers[c.id] = c
+        self.output[c.id] = []
+        self.changed[c.id] = asyncio.Event()
+        self.removed[c.id] = asyncio.Event()
+        self.endpoints[c.id] = []
+        return c
+
+    async def start_container(self, ref: str) -> None:
+        c = self.get_container(ref)
+        if c.status == "running":
+            raise NotModified(f"container {c.id} is already running")
+        c.status, c.pid, c.started_at = "running", 4242, now_iso()
+        c.sandbox_id = new_id()
+        c.netns_path = f"/run/cove/netns/{c.sandbox_id[:12]}"
+        mode = c.config.network_mode
+        if not self.endpoints[c.id] and mode not in ("host", "none"):
+            net = self.get_network("bridge" if mode in ("bridge", "default") else mode)
+            prefix = net.subnet.rsplit(".", 2)[0]
+            ip = f"{prefix}.0.{self.next_ip}"
+            self.next_ip += 1
+            self.endpoints[c.id].append((net, Endpoint(
+                id=new_id(), network_id=net.id, container_id=c.id, ip=ip, prefixlen=16,
+                mac="02:42:ac:11:00:%02x" % (self.next_ip - 1), gateway=net.gateway,
+                host_ifname="veth" + new_id()[:7])))
+        self._bump(c.id)
+        out, code = _simulate([c.path, *c.args])
+        for stream, data in out:
+            self._emit(c.id, stream, data)
+        if code is not None:
+            await self._exited(c, code)
+
+    async def stop_container(self, ref: str, timeout: int | None = None) -> None:
+        c = self.get_container(ref)
+        self.calls.append(("stop", c.id, timeout))
+        if c.status != "running":
+            raise NotModified(f"container {c.id} is not running")
+        await self._exited(c, 143)
+
+    async def kill_container(self, ref: str, signal: str | int = "KILL") -> None:
+        c = self.get_container(ref)
+        self.calls.append(("kill", c.id, signal))
+        if c.status != "running":
+            raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
+        await self._exited(c, 137)
+
+    async def wait_container(self, ref: str, condition: str = "not-running") -> int:
+        c = self.get_container(ref)
+        if condition == "removed":
+            await self.removed[c.id].wait()
+            return c.exit_code
+        if condition == "not-running" and c.status != "running":
+            return c.exit_code
+        seen = self.exits.get(c.id, 0)
+        while self.exits.get(c.id, 0) == seen:
+            await self.changed[c.id].wait()
+        return c.exit_code
+
+    async def remove_container(self, ref: str, force: bool = False) -> None:
+        c = self.get_container(ref)
+        if c.status == "running":
+            if not force:
+                raise Conflict(f"You cannot remove a running container {c.id}. Stop the "
+                               "container before attempting removal or force remove")
+            await self._exited(c, 137)
+            if c.id not in self.containers:
+                return
+        del self.containers[c.id]
+        self._bump(c.id)
+        self.removed[c.id].set()
+
+    def get_container(self, ref: str) -> Container:
+        if not ref:
+            raise NotFound("No such container: ")
+        if ref in self.containers:
+            return self.containers[ref]
+        for c in self.containers.values():
+            if c.name == ref.lstrip("/"):
+                return c
+        hits = [c for c in self.containers.values() if c.id.startswith(ref)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def list_containers(self, all: bool = False) -> list[Container]:
+        return [c for c in self.containers.values() if all or c.status == "running"]
+
+    def container_endpoints(self, c: Container) -> list[tuple[Network, Endpoint]]:
+        return list(self.endpoints.get(c.id, []))
+
+    async def logs(self, ref: str, stdout: bool = True, stderr: bool = True,
+                   follow: bool = False, tail: str = "all", since: float = 0,
+                   until: float = 0, timestamps: bool = False
+                   ) -> AsyncIterator[tuple[int, bytes]]:
+        c = self.get_container(ref)
+        self.calls.append(("logs", c.id, stdout, stderr, follow, tail, since, until, timestamps))
+        entries = self.output[c.id]
+        start = 0 if tail == "all" else max(0, len(entries) - int(tail))
+        i = start
+        while True:
+            while i < len(entries):
+                ts, stream, data = entries[i]
+                i += 1
+                if (stream == 1 and not stdout) or (stream == 2 and not stderr):
+                    continue
+                if since and ts < since:
+                    continue
+                if timestamps:
+                    data = b"2026-01-01T00:00:00.000000000Z " + data
+                yield stream, data
+            if not follow or c.status != "running" or c.id not in self.containers:
+                return
+            await self.changed[c.id].wait()
+
+    async def attach(self, ref: str, stdout: bool = True, stderr: bool = True,
+                     logs: bool = False, stream: bool = True
+                     ) -> AsyncIterator[tuple[int, bytes]]:
+        c = self.get_container(ref)
+        self.calls.append(("attach", c.id, stdout, stderr, logs, stream))
+        entries = self.output[c.id]
+        i = 0 if logs else len(entries)
+        while True:
+            while i < len(entries):
+                _ts, s, data = entries[i]
+                i += 1
+                if (s == 1 and stdout) or (s == 2 and stderr):
+                    yield s, data
+            if not stream or c.status not in ("running", "created") \
+                    or c.id not in self.containers:
+                return
+            await self.changed[c.id].wait()
+
+    # -- exec
+    async def exec_create(self, ref: str, cmd: list[str], env: list[str] | None = None,
+                          working_dir: str = "", user: str = "", tty: bool = False,
+                          attach_stdout: bool = True, attach_stderr: bool = True) -> str:
+        c = self.get_container(ref)
+        if c.status != "running":
+            raise Conflict(f"Container {c.id} is not running")
+        e = ExecRecord(id=new_id(), container_id=c.id, cmd=cmd, env=env or [],
+                       working_dir=working_dir, user=user, tty=tty,
+                       attach_stdout=attach_stdout, attach_stderr=attach_stderr)
+        self.execs[e.id] = e
+        return e.id
+
+    async def exec_start(self, exec_id: str, detach: bool = False
+                         ) -> AsyncIterator[tuple[int, bytes]]:
+        e = self.exec_inspect(exec_id)
+        if e.running or e.exit_code is not None:
+            raise Conflict(f"exec {exec_id} has already been started")
+        e.running, e.pid = True, 4343
+        out, code = _simulate(e.cmd)
+        if code is None:
+            code = 0
+        e.running, e.exit_code = False, code
+        if detach:
+            return
+        for stream, data in out:
+            yield stream, data
+
+    def exec_inspect(self, exec_id: str) -> ExecRecord:
+        if exec_id not in self.execs:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        return self.execs[exec_id]
+
+    # -- images
+    def list_images(self) -> list[Image]:
+        return list(self.images)
+
+    def get_image(self, ref: str) -> Image:
+        want = ref if ":" in ref.rsplit("/", 1)[-1] else ref + ":latest"
+        for img in self.images:
+            if want in img.repo_tags or img.id == ref or img.id[7:].startswith(ref):
+                return img
+        raise NotFound(f"No such image: {ref}")
+
+    async def import_image(self, data: AsyncIterator[bytes], repo: str, tag: str) -> Image:
+        h = hashlib.sha256()
+        size = 0
+        async for chunk in data:
+            h.update(chunk)
+            size += len(chunk)
+        if size == 0:
+            raise InvalidParameter("image import: empty tarball")
+        ref = f"{repo}:{tag}"
+        for other in self.images:
+            if ref in other.repo_tags:
+                other.repo_tags.remove(ref)
+        img = Image(id="sha256:" + h.hexdigest(), repo_tags=[ref], created=now_iso(),
+                    size=size, layers=[])
+        self.images.append(img)
+        return img
+
+    # -- networks
+    def list_networks(self) -> list[Network]:
+        return list(self.networks)
+
+    def get_network(self, ref: str) -> Network:
+        for n in self.networks:
+            if ref in (n.id, n.name) or (len(ref) >= 3 and n.id.startswith(ref)):
+                return n
+        raise NotFound(f"network {ref} not found")
+
+    def network_endpoints(self, net: Network) -> list[tuple[Container, Endpoint]]:
+        return [(self.containers[cid], ep) for cid, eps in self.endpoints.items()
+                if cid in self.containers for n, ep in eps if n.id == net.id]
