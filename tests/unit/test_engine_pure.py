@@ -88,7 +88,7 @@ def test_follow_reads_appended_lines_until_stopped(tmp_path):
             state["running"] = False
 
         task = asyncio.ensure_future(writer())
-        async for rec in logs.follow(str(path), offset, True, True, False,
+        async for rec in logs.follow(logs.open_log(str(path)), offset, True, True, False,
                                      lambda: state["running"], poll=0.01):
             got.append(rec)
         await task

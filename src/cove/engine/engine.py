@@ -479,30 +479,32 @@ class Engine:
         for rec in logfile.select(lines, stdout, stderr, tail, since, until, timestamps):
             yield rec
         if follow and not until:
-            async for rec in logfile.follow(path, offset, stdout, stderr, timestamps,
-                                            lambda: c.status == "running"):
+            async for rec in logfile.follow(logfile.open_log(path), offset, stdout, stderr,
+                                            timestamps, lambda: c.status == "running"):
                 yield rec
 
-    async def attach(self, ref: str, stdout: bool = True, stderr: bool = True,
-                     logs: bool = False, stream: bool = True
-                     ) -> AsyncIterator[tuple[int, bytes]]:
+    def attach(self, ref: str, stdout: bool = True, stderr: bool = True,
+               logs: bool = False, stream: bool = True) -> AsyncIterator[tuple[int, bytes]]:
         """The container's output: its past output when ``logs``, then, when ``stream``,
-        what it prints until it exits — waiting for the start of a created container."""
+        what it prints until it exits, waiting for the start of a created container.
+
+        The log is opened here, before the caller starts the container, so even a
+        container that exits and is auto-removed at once is read to the end."""
         c = self.get_container(ref)
-        path = self.log_path(c.id)
-        try:
-            offset = os.path.getsize(path)
-        except OSError:
-            offset = 0
+        f = logfile.open_log(self.log_path(c.id)) if stream else None
+        offset = os.fstat(f.fileno()).st_size if f else 0
+        return self._attach(c, f, offset, stdout, stderr, logs)
+
+    async def _attach(self, c: Container, f, offset: int, stdout: bool, stderr: bool,
+                      logs: bool) -> AsyncIterator[tuple[int, bytes]]:
         if logs:
             async for rec in self.logs(c.id, stdout, stderr):
                 yield rec
-        if not stream:
-            return
-        async for rec in logfile.follow(path, offset, stdout, stderr, False,
-                                        lambda: c.status in ("created", "running")
-                                        and c.id in self._containers):
-            yield rec
+        if f is not None:
+            async for rec in logfile.follow(
+                    f, offset, stdout, stderr, False,
+                    lambda: c.status in ("created", "running") and c.id in self._containers):
+                yield rec
 
     # ------------------------------------------------------------------ exec
     async def exec_create(self, ref: str, cmd: list[str], env: list[str] | None = None,

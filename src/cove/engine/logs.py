@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import TextIO
 
 STREAMS = {"stdout": 1, "stderr": 2}
 
@@ -55,28 +57,25 @@ def _decode(raw: str, stdout: bool, stderr: bool, since: float, until: float,
     return stream, text.encode()
 
 
-async def follow(path: str, offset: int, stdout: bool, stderr: bool, timestamps: bool,
+def open_log(path: str) -> TextIO:
+    """Open a log for following, creating it empty if the container has not run yet
+    (the runtime appends to the same file, so the open file sees what it writes)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    return open(fd, encoding="utf-8", errors="replace")  # noqa: SIM115 - caller closes
+
+
+async def follow(f: TextIO, offset: int, stdout: bool, stderr: bool, timestamps: bool,
                  alive: Callable[[], bool], poll: float = 0.02
                  ) -> AsyncIterator[tuple[int, bytes]]:
-    """Yield records appended after ``offset`` while ``alive()``, then the rest of the file.
+    """Yield records appended after ``offset`` while ``alive()``, then the rest; closes ``f``.
 
-    The file may not exist yet (a container attached to before its first start). Once
-    open it stays open, so an auto-removed container's last lines are still read.
+    The file stays open throughout, so an auto-removed container's last lines are read.
     """
-    f = None
     pending = ""
     try:
+        f.seek(offset)
         while True:
             was_alive = alive()
-            if f is None:
-                try:
-                    f = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
-                    f.seek(offset)
-                except FileNotFoundError:
-                    if not was_alive:
-                        return
-                    await asyncio.sleep(poll)
-                    continue
             data = f.read()
             pending += data
             *complete, pending = pending.split("\n")
@@ -89,5 +88,4 @@ async def follow(path: str, offset: int, stdout: bool, stderr: bool, timestamps:
                     return
                 await asyncio.sleep(poll)
     finally:
-        if f is not None:
-            f.close()
+        f.close()
