@@ -1,18 +1,18 @@
-"""A tiny Docker Engine API client over a unix socket (http.client + socket only).
+"""A tiny Docker Engine API client over a unix socket (cove.cli.http + socket only).
 
 One connection per request keeps it simple; unix-socket connects cost microseconds.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
 import struct
 import sys
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode
+
+from cove.cli.http import Response, connect, send_request
 
 API_PREFIX = "/v1.41"
 DEFAULT_HOST = "unix:///run/cove/cove.sock"
@@ -32,23 +32,6 @@ class DaemonError(CLIError):
         self.daemon_message = message
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None = None) -> None:
-        super().__init__("localhost", timeout=timeout, blocksize=1 << 16)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            if self.timeout is not None:
-                s.settimeout(self.timeout)
-            s.connect(self.unix_path)
-        except BaseException:
-            s.close()
-            raise
-        self.sock = s
-
-
 def q(ref: str) -> str:
     """Quote a path segment (names, ids, image refs with '/' and ':')."""
     return quote(ref, safe="")
@@ -58,18 +41,10 @@ class Client:
     def __init__(self, host: str = DEFAULT_HOST) -> None:
         self.host = host
 
-    def _conn(self) -> http.client.HTTPConnection:
-        if self.host.startswith("unix://"):
-            return _UnixConnection(self.host[len("unix://"):])
-        if self.host.startswith(("tcp://", "http://")):
-            hostport = self.host.split("://", 1)[1].rstrip("/")
-            return http.client.HTTPConnection(hostport)
-        raise CLIError(f"unsupported host {self.host!r}: use unix:///path or tcp://host:port")
-
     def request(self, method: str, path: str, params: dict[str, Any] | None = None,
                 body: Any = None, raw: BinaryIO | bytes | None = None,
                 headers: dict[str, str] | None = None,
-                ok: Iterable[int] = ()) -> http.client.HTTPResponse:
+                ok: Iterable[int] = ()) -> Response:
         """Send a request; return the response (status < 400 or in ``ok``)."""
         url = API_PREFIX + path
         if params:
@@ -81,20 +56,23 @@ class Client:
             hdrs["Content-Type"] = "application/json"
         elif raw is not None:
             data = raw
-        conn = self._conn()
+        if not self.host.startswith(("unix://", "tcp://", "http://")):
+            raise CLIError(f"unsupported host {self.host!r}: use unix:///path or tcp://host:port")
         try:
-            conn.request(method, url, body=data, headers=hdrs)   # files go chunked
-            resp = conn.getresponse()
+            sock = connect(self.host)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
-            conn.close()
             raise CLIError(f"Cannot connect to the cove daemon at {self.host}. "
                            "Is the daemon running?") from exc
         except OSError as exc:
-            conn.close()
+            raise CLIError(f"error during connect: {exc}") from exc
+        try:
+            resp = send_request(sock, method, url, hdrs, data)
+        except OSError as exc:
+            sock.close()
             raise CLIError(f"error during connect: {exc}") from exc
         if resp.status >= 400 and resp.status not in ok:
             payload = resp.read()
-            conn.close()
+            resp.close()
             try:
                 message = json.loads(payload)["message"]
             except (ValueError, KeyError, TypeError):
