@@ -13,9 +13,8 @@ if os.geteuid() != 0:  # e2e tests need root: collect nothing here without it
     collect_ignore_glob = ["test_*.py"]
 
 
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory, busybox_tar):
-    d = Daemon(tmp_path_factory.mktemp("coved"))
+def _running_daemon(base, busybox_tar):
+    d = Daemon(base)
     try:
         d.start()
         d.cli("image", "import", str(busybox_tar), "busybox:latest")
@@ -25,12 +24,13 @@ def daemon(tmp_path_factory, busybox_tar):
         shutil.rmtree(d.root, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory, busybox_tar):
+    """A coved shared by the tests of one module."""
+    yield from _running_daemon(tmp_path_factory.mktemp("coved"), busybox_tar)
+
+
 @pytest.fixture
 def fresh_daemon(tmp_path, busybox_tar):
-    d = Daemon(tmp_path)
-    try:
-        d.start()
-        d.cli("image", "import", str(busybox_tar), "busybox:latest")
-        yield d
-    finally:
-        d.destroy()
+    """A coved of the test's own (for restarts and damage)."""
+    yield from _running_daemon(tmp_path, busybox_tar)
