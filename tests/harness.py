@@ -29,6 +29,7 @@ class Daemon:
         self.sock = base / "cove.sock"
         self.log = base / "coved.log"
         self.proc: subprocess.Popen | None = None
+        self.extra_args: list[str] = []      # more coved flags (e.g. --dns-upstream)
         sh("ip", "netns", "add", self.ns)
         sh("ip", "-n", self.ns, "link", "set", "lo", "up")
 
@@ -40,7 +41,7 @@ class Daemon:
         self.proc = subprocess.Popen(
             ["nsenter", f"--net={self.netns}", sys.executable, "-m", "cove.daemon",
              "--root", str(self.root), "--exec-root", str(self.exec_root),
-             "--host", f"unix://{self.sock}", "--log-level", "debug"],
+             "--host", f"unix://{self.sock}", "--log-level", "debug", *self.extra_args],
             stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
         logf.close()
@@ -107,6 +108,20 @@ class Daemon:
     def inspect(self, ref: str, fmt: str) -> str:
         return self.cli("inspect", "--format", fmt, ref).stdout.strip()
 
+    def kill_containers(self) -> None:
+        """SIGKILL every container this daemon started that still runs (containers
+        outlive a stopped daemon by design), by the pids in the driver's state files."""
+        import signal as _sig
+
+        from cove.runtime.native import statefiles
+
+        base = self.exec_root / "native"
+        for d in base.iterdir() if base.is_dir() else []:
+            init = statefiles.read_json(str(d / statefiles.INIT)) or {}
+            pid, start = init.get("pid", 0), init.get("starttime", 0)
+            if pid and statefiles.is_alive(pid, start):
+                os.kill(pid, _sig.SIGKILL)
+
     # -- what the kernel holds
     def netns_files(self) -> list[str]:
         d = self.exec_root / "netns"
@@ -127,6 +142,7 @@ class Daemon:
         for c in self.cli("ps", "-aq", check=False).stdout.split() if self.proc else []:
             self.cli("rm", "-f", c, check=False)
         self.stop()
+        self.kill_containers()
         for f in self.netns_files():
             p = self.exec_root / "netns" / f
             subprocess.run(["umount", "-l", str(p)], capture_output=True)

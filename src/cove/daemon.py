@@ -27,6 +27,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="default bridge address and prefix, e.g. 172.30.0.1/16")
     p.add_argument("--bridge", default="cove0", help="name of the default bridge")
     p.add_argument("--runtime", default="native", help="default execution driver")
+    p.add_argument("--icc", default="true", choices=["true", "false"],
+                   help="inter-container communication on the default bridge")
+    p.add_argument("--dns-upstream", action="append", default=[], metavar="IP[:PORT]",
+                   help="upstream server of the embedded DNS (default: /etc/resolv.conf's)")
     p.add_argument("--log-level", default="info",
                    choices=["debug", "info", "warning", "error"])
     return p.parse_args(argv)
@@ -50,12 +54,14 @@ async def run(args: argparse.Namespace) -> None:
     Path(root).mkdir(parents=True, exist_ok=True, mode=0o710)
     Path(exec_root).mkdir(parents=True, exist_ok=True, mode=0o710)
     store = Store(os.path.join(root, "cove.db"))
-    network = NetworkController(store, exec_root, bip=args.bip, default_bridge=args.bridge)
+    network = NetworkController(store, exec_root, bip=args.bip, default_bridge=args.bridge,
+                                icc=args.icc == "true")
     images = ImageStore(root, store)
     drivers = {"native": get_driver("native", exec_root)}
     if args.runtime not in drivers:
         raise SystemExit(f"coved: unknown runtime {args.runtime}")
-    engine = Engine(root, exec_root, store, network, images, drivers, args.runtime)
+    engine = Engine(root, exec_root, store, network, images, drivers, args.runtime,
+                    dns=make_dns(args))
     await engine.start()
     app = make_app(engine)
     runner = await serve(app, socket_path(args.host))
@@ -71,6 +77,23 @@ async def run(args: argparse.Namespace) -> None:
         await engine.close()
         store.close()
         log.info("coved stopped")
+
+
+def make_dns(args: argparse.Namespace):
+    """The embedded DNS server with its upstreams (flags, else the host's resolv.conf)."""
+    from cove.network.dns import EmbeddedDNS, parse_upstream, upstreams_from_resolv
+
+    if args.dns_upstream:
+        try:
+            ups = [parse_upstream(u) for u in args.dns_upstream]
+        except ValueError as exc:
+            raise SystemExit(f"coved: invalid --dns-upstream: {exc}") from exc
+    else:
+        try:
+            ups = upstreams_from_resolv(Path("/etc/resolv.conf").read_text())
+        except OSError:
+            ups = []
+    return EmbeddedDNS(ups)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -138,6 +138,31 @@ class FakeEngine:
             raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
         await self._exited(c, 137)
 
+    async def pause_container(self, ref: str) -> None:
+        c = self.get_container(ref)
+        self.calls.append(("pause", c.id))
+        if c.status != "running" or c.paused:
+            raise Conflict(f"Container {c.id} is not running or already paused")
+        c.paused = True
+
+    async def unpause_container(self, ref: str) -> None:
+        c = self.get_container(ref)
+        self.calls.append(("unpause", c.id))
+        if not c.paused:
+            raise Conflict(f"Container {c.id} is not paused")
+        c.paused = False
+
+    async def container_stats(self, ref: str) -> dict:
+        c = self.get_container(ref)
+        sample = {"read": now_iso(), "online_cpus": 2, "system_cpu_usage": 10**12,
+                  "name": c.name, "id": c.id}
+        if c.status == "running":
+            sample.update(cpu_usage=5 * 10**8, cpu_user=4 * 10**8, cpu_system=10**8,
+                          throttled_periods=0, throttled_time=0, memory_usage=4 << 20,
+                          memory_limit=32 << 20, memory_max_usage=5 << 20,
+                          memory_cache=1 << 20, pids_current=1, pids_limit=10)
+        return sample
+
     async def wait_container(self, ref: str, condition: str = "not-running") -> int:
         c = self.get_container(ref)
         if condition == "removed":
@@ -287,6 +312,35 @@ class FakeEngine:
         self.images.append(img)
         return img
 
+    async def load_images(self, data: AsyncIterator[bytes]) -> list[Image]:
+        """A fake archive: the body is a JSON list of repo tags."""
+        import json
+        raw = b"".join([c async for c in data])
+        try:
+            tags = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidParameter("invalid docker archive: no readable manifest.json") \
+                from exc
+        img = Image(id="sha256:" + hashlib.sha256(raw).hexdigest(), repo_tags=tags,
+                    created=now_iso(), size=len(raw), layers=[])
+        self.images.append(img)
+        return [img]
+
+    async def save_images(self, refs: list[str]) -> AsyncIterator[bytes]:
+        imgs = [self.get_image(r) for r in refs]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for img in imgs:
+                yield img.id.encode()
+        return chunks()
+
+    async def remove_image(self, ref: str, force: bool = False) -> list[dict[str, str]]:
+        img = self.get_image(ref)
+        if any(c.image_id == img.id for c in self.containers.values()) and not force:
+            raise Conflict(f"conflict: unable to remove repository reference \"{ref}\"")
+        self.images.remove(img)
+        return [{"Untagged": t} for t in img.repo_tags] + [{"Deleted": img.id}]
+
     # -- networks
     def list_networks(self) -> list[Network]:
         return list(self.networks)
@@ -300,3 +354,55 @@ class FakeEngine:
     def network_endpoints(self, net: Network) -> list[tuple[Container, Endpoint]]:
         return [(self.containers[cid], ep) for cid, eps in self.endpoints.items()
                 if cid in self.containers for n, ep in eps if n.id == net.id]
+
+    # -- user-defined networks (issue 4)
+    async def create_network(self, name: str, **kw) -> Network:
+        if any(n.name == name for n in self.networks):
+            raise Conflict(f"network with name {name} already exists")
+        subnet = kw.get("subnet") or f"172.{18 + len(self.networks)}.0.0/16"
+        net = Network(id=new_id(), name=name, driver=kw.get("driver") or "bridge",
+                      bridge="", subnet=subnet, gateway=kw.get("gateway") or "",
+                      created=now_iso(), internal=bool(kw.get("internal")),
+                      options=dict(kw.get("options") or {}),
+                      labels=dict(kw.get("labels") or {}))
+        self.networks.append(net)
+        return net
+
+    async def remove_network(self, ref: str) -> None:
+        net = self.get_network(ref)
+        if self.network_endpoints(net):
+            from cove.errors import Forbidden
+            raise Forbidden(f"error while removing network: network {net.name} id {net.id}"
+                            " has active endpoints")
+        self.networks.remove(net)
+
+    async def prune_networks(self) -> list[str]:
+        gone = [n for n in self.networks if n.driver == "bridge" and n.name != "bridge"
+                and not self.network_endpoints(n)]
+        for n in gone:
+            self.networks.remove(n)
+        return [n.name for n in gone]
+
+    async def connect_network(self, net_ref: str, container_ref: str, ip: str = "",
+                              aliases: list[str] | None = None,
+                              links: list[str] | None = None, mac: str = "",
+                              driver_opts: dict[str, str] | None = None) -> None:
+        net = self.get_network(net_ref)
+        c = self.get_container(container_ref)
+        eps = self.endpoints.setdefault(c.id, [])
+        if any(n.id == net.id for n, _ in eps):
+            raise Conflict(f"endpoint with name {c.name} already exists in network {net.name}")
+        eps.append((net, Endpoint(id=new_id(), network_id=net.id, container_id=c.id,
+                                  ifname=f"eth{len(eps)}", ip=ip or "172.18.0.2",
+                                  prefixlen=16, aliases=list(aliases or []))))
+
+    async def disconnect_network(self, net_ref: str, container_ref: str,
+                                 force: bool = False) -> None:
+        net = self.get_network(net_ref)
+        c = self.get_container(container_ref)
+        eps = self.endpoints.get(c.id, [])
+        keep = [(n, e) for n, e in eps if n.id != net.id]
+        if len(keep) == len(eps):
+            from cove.errors import Forbidden
+            raise Forbidden(f"container {c.id} is not connected to network {net.name}")
+        self.endpoints[c.id] = keep

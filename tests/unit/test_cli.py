@@ -87,7 +87,8 @@ def test_ps_rows():
     assert lines[0].startswith("CONTAINER ID   IMAGE     COMMAND ")
     row = lines[1]
     assert row.startswith("ffffffffffff   busybox   \"sh -c 'sleep 1000; …\"   3 seconds ago   ")
-    assert "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 9000/tcp   web" in row
+    # Docker's DisplayablePorts: unpublished (and same-number) groups first, then mappings
+    assert "9000/tcp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp   web" in row
     full = tables.ps_rows([c], trunc=False, now=now)
     assert "f" * 64 in full and "echo done'\"" in full
 

@@ -42,9 +42,8 @@ def test_isolation_internal_and_icc_golden():
     b = Network(id="b" * 64, name="web", driver="bridge", bridge="br-bbbbbbbbbbbb",
                 subnet="172.18.0.0/16", gateway="172.18.0.1", internal=True, icc=False)
     assert firewall.forward_rules([a, b]) == [
-        'iifname "br-bbbbbbbbbbbb" oifname != "br-bbbbbbbbbbbb"'
-        ' oifname { "br-bbbbbbbbbbbb", "cove0" } drop',
-        'iifname "cove0" oifname != "cove0" oifname { "br-bbbbbbbbbbbb", "cove0" } drop',
+        'iifname "br-bbbbbbbbbbbb" oifname != "br-bbbbbbbbbbbb" oifname @cove_bridges drop',
+        'iifname "cove0" oifname != "cove0" oifname @cove_bridges drop',
         'iifname "br-bbbbbbbbbbbb" oifname != "br-bbbbbbbbbbbb" drop',
         'oifname "br-bbbbbbbbbbbb" iifname != "br-bbbbbbbbbbbb" drop',
         'iifname "br-bbbbbbbbbbbb" oifname "br-bbbbbbbbbbbb" drop',
@@ -55,6 +54,9 @@ def test_isolation_internal_and_icc_golden():
     ]
     assert firewall.nat_rules([a, b]) == [
         'ip saddr 172.17.0.0/16 oifname != "cove0" masquerade']
+    # the isolation set holds every bridge (one set, so the table grows linearly)
+    assert ('\tset cove_bridges {\n\t\ttype ifname\n'
+            '\t\telements = { "br-bbbbbbbbbbbb", "cove0" }\n\t}') in firewall.render_table([a, b])
 
 
 def test_maps_and_extra_chains_are_rendered_with_elements():

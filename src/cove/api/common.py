@@ -32,7 +32,10 @@ def dumps(obj: Any) -> str:
 
 
 def json_response(obj: Any, status: int = 200) -> web.Response:
-    return web.Response(text=dumps(obj) + "\n", status=status, content_type="application/json")
+    """A JSON body with ``Content-Type: application/json`` exactly, no charset: the docker
+    CLI decodes error bodies only when the header equals that string."""
+    return web.Response(body=(dumps(obj) + "\n").encode(), status=status,
+                        headers={"Content-Type": "application/json"})
 
 
 async def read_json(request: web.Request, required: bool = False) -> Any:

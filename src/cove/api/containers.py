@@ -159,7 +159,14 @@ async def logs(request: web.Request) -> web.StreamResponse:
 
 async def delete(request: web.Request) -> web.Response:
     force = parse.bool_value(request.query, "force")
-    await engine(request).remove_container(request.match_info["id"], force=force)
+    eng = engine(request)
+    anon: list[str] = []
+    if parse.bool_value(request.query, "v") and hasattr(eng, "remove_volume"):
+        c = eng.get_container(request.match_info["id"])
+        anon = [spec.split(":")[0] for spec in getattr(c.config, "anon_volumes", [])]
+    await eng.remove_container(request.match_info["id"], force=force)
+    for name in anon:                    # ?v=1: the container's anonymous volumes go too
+        eng.remove_volume(name, force=True)
     return web.Response(status=204)
 
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from cove.api import parse, render
 from cove.api.common import dumps, engine, json_response
-from cove.errors import InvalidParameter, Unsupported
+from cove.errors import InvalidParameter, NotFound
 
 CHUNK = 1 << 16
 
@@ -25,8 +25,16 @@ async def inspect(request: web.Request) -> web.Response:
 async def create(request: web.Request) -> web.Response:
     q = request.query
     if q.get("fromImage"):
-        raise Unsupported("cove does not pull images from registries; "
-                          "use `cove image import` (POST /images/create?fromSrc=-)")
+        # no registry: Docker's answer for a repository it cannot pull (404), which
+        # docker-py maps to ImageNotFound; `cove image import` loads images instead
+        name = q["fromImage"].split("@")[0]
+        for prefix in ("docker.io/library/", "docker.io/"):
+            name = name.removeprefix(prefix)
+        head, _, last = name.rpartition("/")
+        name = f"{head}/{last.split(':')[0]}" if head else last.split(":")[0]
+        raise NotFound(f"pull access denied for {name}, repository does not exist or may "
+                       "require 'docker login': denied: requested access to the resource "
+                       "is denied")
     if q.get("fromSrc") != "-":
         raise InvalidParameter("fromSrc must be \"-\" (the tarball is the request body)")
     repo, tag = parse.repo_tag(q.get("repo", ""), q.get("tag", ""))

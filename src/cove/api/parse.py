@@ -6,6 +6,7 @@ before the engine is called. PascalCase JSON stays in ``cove.api``.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import signal as _signal
 from collections.abc import Mapping
@@ -159,6 +160,17 @@ def _exposed(d: dict) -> dict[str, dict]:
     return {_port_key(k): {} for k in v}
 
 
+def _volume_paths(b: dict) -> list[str]:
+    """Config.Volumes ``{"/path": {}}`` → the container paths (anonymous volumes)."""
+    v = b.get("Volumes")
+    if v is None:
+        return []
+    if not isinstance(v, dict) or not all(isinstance(k, str) and k.startswith("/")
+                                          for k in v):
+        raise InvalidParameter("invalid Config.Volumes: must map absolute paths to {}")
+    return list(v)
+
+
 def _bindings(hc: dict) -> dict[str, list[dict]]:
     v = hc.get("PortBindings")
     if v is None:
@@ -227,6 +239,7 @@ def create_body(body: Any) -> ContainerConfig:
         labels=_strmap(b, "Labels"),
         tty=_bool(b, "Tty"),
         open_stdin=_bool(b, "OpenStdin"),
+        volumes=_volume_paths(b),
         attach_stdout=_bool(b, "AttachStdout"),
         attach_stderr=_bool(b, "AttachStderr"),
         exposed_ports=_exposed(b),
@@ -240,7 +253,92 @@ def create_body(body: Any) -> ContainerConfig:
         port_bindings=_bindings(hc),
         links=_strlist(hc, "Links", h),
         publish_all=_bool(hc, "PublishAllPorts", h),
+        **_host_resources(hc),
+        endpoint_config=endpoint_config(eps, mode, _str(b, "MacAddress")),
     )
+
+
+def endpoint_config(eps: dict, mode: str, mac: str = "") -> dict[str, Any]:
+    """The EndpointsConfig entry of the container's network (IPAMConfig, Aliases,
+    MacAddress), validated."""
+    ec = eps.get(mode)
+    if ec is None and len(eps) == 1:
+        ec = next(iter(eps.values()))
+    ec = _obj(ec, f"EndpointsConfig.{mode}")
+    out: dict[str, Any] = {}
+    ipam = _obj(ec.get("IPAMConfig"), "IPAMConfig")
+    ip4 = _str(ipam, "IPv4Address", "IPAMConfig.")
+    ip6 = _str(ipam, "IPv6Address", "IPAMConfig.")
+    if ip4:
+        try:
+            ipaddress.IPv4Address(ip4)
+        except ValueError:
+            raise InvalidParameter(f"invalid IPv4 address: {ip4}") from None
+        out["IPAMConfig"] = {"IPv4Address": ip4}
+    if ip6:
+        raise InvalidParameter("IPv6 addresses (--ip6) are not supported by cove yet")
+    aliases = _strlist(ec, "Aliases", "EndpointsConfig.")
+    if aliases:
+        out["Aliases"] = aliases
+    links = _strlist(ec, "Links", "EndpointsConfig.")
+    if links:
+        out["Links"] = links
+    opts = _strmap(ec, "DriverOpts", "EndpointsConfig.")
+    if opts:
+        out["DriverOpts"] = opts
+    mac = _str(ec, "MacAddress", "EndpointsConfig.") or mac
+    if mac:
+        if not re.match(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$", mac):
+            raise InvalidParameter(f"invalid MAC address: {mac}")
+        out["MacAddress"] = mac.lower()
+    return out
+
+
+def network_create_body(body: Any) -> dict[str, Any]:
+    """``POST /networks/create`` → keyword arguments of ``Engine.create_network``."""
+    b = _obj(body, "body")
+    name = _str(b, "Name")
+    if not name:
+        raise InvalidParameter("network name is required")
+    ipam = _obj(b.get("IPAM"), "IPAM")
+    configs = ipam.get("Config") or []
+    if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
+        raise InvalidParameter("IPAM.Config must be a list of objects")
+    v4 = [c for c in configs if ":" not in str(c.get("Subnet", ""))]
+    if len(v4) > 1:
+        raise InvalidParameter("cove supports one IPv4 pool per network")
+    c4 = v4[0] if v4 else {}
+    kw: dict[str, Any] = {
+        "name": name, "driver": _str(b, "Driver") or "bridge",
+        "subnet": _str(c4, "Subnet", "IPAM.Config."),
+        "gateway": _str(c4, "Gateway", "IPAM.Config."),
+        "ip_range": _str(c4, "IPRange", "IPAM.Config."),
+        "aux_addresses": _strmap(c4, "AuxiliaryAddresses", "IPAM.Config.") or None,
+        "internal": _bool(b, "Internal"),
+        "options": _strmap(b, "Options"), "labels": _strmap(b, "Labels"),
+        "enable_ipv6": _bool(b, "EnableIPv6") or len(v4) != len(configs),
+    }
+    return kw
+
+
+def network_connect_body(body: Any) -> dict[str, Any]:
+    """``POST /networks/{id}/connect`` → container, ip, aliases, links."""
+    b = _obj(body, "body")
+    container = _str(b, "Container")
+    if not container:
+        raise InvalidParameter("Container is required")
+    ec = _obj(b.get("EndpointConfig"), "EndpointConfig")
+    parsed = endpoint_config({"x": ec}, "x")
+    return {"container": container,
+            "ip": (parsed.get("IPAMConfig") or {}).get("IPv4Address", ""),
+            "aliases": parsed.get("Aliases") or [],
+            "links": _strlist(ec, "Links", "EndpointConfig."),
+            "mac": parsed.get("MacAddress", ""), "driver_opts": parsed.get("DriverOpts") or {}}
+
+
+def _host_resources(hc: dict) -> dict[str, Any]:
+    from cove.api.resources import host_fields  # its own module (issue 5)
+    return host_fields(hc)
 
 
 def exec_body(body: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from cove.api import resources
 from cove.engine.model import Container, ExecRecord, Image
 from cove.network.model import Endpoint, Network
 
@@ -73,9 +74,9 @@ def human_duration(seconds: float) -> str:
 def container_status_text(c: Container, now: float | None = None) -> str:
     """The ``Status`` column of ``docker ps``: "Up 3 seconds", "Exited (0) 5 seconds ago"."""
     now = time.time() if now is None else now
-    if c.status == "running":
+    if c.status == "running" and not c.paused:
         return "Up " + human_duration(now - parse_iso(c.started_at))
-    if c.status == "paused":
+    if c.status == "paused" or c.paused:
         return "Up " + human_duration(now - parse_iso(c.started_at)) + " (Paused)"
     if c.status == "restarting":
         return f"Restarting ({c.exit_code}) " + human_duration(now - parse_iso(c.finished_at)) \
@@ -129,15 +130,17 @@ def ports_list(c: Container) -> list[dict[str, Any]]:
 def _endpoint_settings(c: Container, net: Network, ep: Endpoint) -> dict[str, Any]:
     aliases = None
     if not net.default and net.driver not in ("host", "null"):
-        aliases = [c.short_id]
+        aliases = [*getattr(ep, "aliases", []), c.short_id]
         if c.config.hostname and c.config.hostname not in (c.name, c.short_id):
             aliases.append(c.config.hostname)
+    requested = getattr(ep, "requested_ip", "")
     return {
-        "IPAMConfig": None, "Links": None, "Aliases": aliases,
+        "IPAMConfig": {"IPv4Address": requested} if requested else None,
+        "Links": list(getattr(ep, "links", [])) or None, "Aliases": aliases,
         "NetworkID": net.id, "EndpointID": ep.id,
         "Gateway": ep.gateway, "IPAddress": ep.ip, "IPPrefixLen": ep.prefixlen,
         "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-        "MacAddress": ep.mac, "DriverOpts": None,
+        "MacAddress": ep.mac, "DriverOpts": dict(getattr(ep, "driver_opts", {})) or None,
     }
 
 
@@ -164,9 +167,9 @@ def network_settings(c: Container, endpoints: list[tuple[Network, Endpoint]]) ->
 
 def _state(c: Container) -> dict[str, Any]:
     return {
-        "Status": c.status,
+        "Status": "paused" if c.paused else c.status,
         "Running": c.status in ("running", "paused"),
-        "Paused": c.status == "paused",
+        "Paused": c.status == "paused" or c.paused,
         "Restarting": c.status == "restarting",
         "OOMKilled": c.oom_killed,
         "Dead": c.status == "dead",
@@ -199,6 +202,7 @@ def host_config(c: Container) -> dict[str, Any]:
         "CpuPeriod": 0, "CpuQuota": 0, "CpusetCpus": "", "CpusetMems": "", "Devices": [],
         "MemoryReservation": 0, "MemorySwap": 0, "OomKillDisable": False, "PidsLimit": None,
         "Ulimits": None, "MaskedPaths": None, "ReadonlyPaths": None,
+        **resources.render_host(c),
     }
 
 
@@ -214,7 +218,7 @@ def container_config(c: Container) -> dict[str, Any]:
     out.update({
         "Tty": cfg.tty, "OpenStdin": cfg.open_stdin, "StdinOnce": False,
         "Env": list(cfg.env), "Cmd": list(cfg.cmd) or None, "Image": cfg.image,
-        "Volumes": None, "WorkingDir": cfg.working_dir,
+        "Volumes": {p: {} for p in cfg.volumes} or None, "WorkingDir": cfg.working_dir,
         "Entrypoint": list(cfg.entrypoint) or None, "OnBuild": None,
         "Labels": dict(cfg.labels),
     })
@@ -234,7 +238,7 @@ def container_inspect(c: Container, endpoints: list[tuple[Network, Endpoint]],
         "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
         "ExecIDs": None, "HostConfig": host_config(c),
         "GraphDriver": {"Data": None, "Name": "overlay2"},
-        "Mounts": [], "Config": container_config(c),
+        "Mounts": resources.render_mounts(c), "Config": container_config(c),
         "NetworkSettings": network_settings(c, endpoints),
     }
 

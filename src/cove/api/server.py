@@ -18,7 +18,18 @@ from typing import Any
 from aiohttp import web, web_protocol, web_server
 
 from cove import API_VERSION, MIN_API_VERSION, __version__
-from cove.api import containers, execs, images, networks, system
+from cove.api import (
+    containerops,
+    containers,
+    execs,
+    imagearchive,
+    images,
+    networks,
+    resources,
+    system,
+    unsupported,
+    volumes,
+)
 from cove.api.common import ENGINE, ROOT, json_response
 from cove.errors import CoveError, NotModified, Unavailable
 
@@ -87,7 +98,8 @@ def make_app(engine: Any, root: str = "/var/lib/cove") -> web.Application:
     app[ENGINE] = engine
     app[ROOT] = root
     app.on_response_prepare.append(_headers)
-    for module in (system, containers, execs, images, networks):
+    for module in (system, containers, containerops, execs, images, imagearchive, networks,
+                   resources, unsupported, volumes):
         for method, path, handler in module.routes:
             app.router.add_route(method, path, handler)
             app.router.add_route(method, VERSION_PREFIX + path, handler)
@@ -99,10 +111,22 @@ class _HijackHandler(web_protocol.RequestHandler):
     right after asking to attach (``Upgrade: tcp``), and asyncio would otherwise close
     the transport on that EOF and lose the container's output. (aiohttp's C parser does
     not flag a ``Content-Length: 0`` upgrade request as upgraded, so this cannot be
-    decided per request.) Idle half-closed connections end at the keep-alive timeout."""
+    decided per request.) A half-closed connection is closed as soon as no request is in
+    flight on it: nothing more can arrive, and keeping it would leak a socket per client."""
 
     def eof_received(self) -> bool:
+        # checked a little later: the request that came with the EOF may still be queued
+        self._loop.call_later(0.5, self._close_when_idle)
         return True
+
+    def _close_when_idle(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if getattr(self, "_request_in_progress", False) or getattr(self, "_messages", None):
+            self._loop.call_later(0.5, self._close_when_idle)
+            return
+        transport.close()
 
 
 class _HijackServer(web_server.Server):

@@ -20,6 +20,7 @@ from cove.api.common import MULTIPLEXED, RAW_STREAM, frame
 log = logging.getLogger("cove.api")
 
 FIRST_CHUNK_GRACE = 0.3   # seconds to wait for an early error before sending headers
+UPGRADE_SETTLE = 0.05     # seconds between a 101's headers and the first output bytes
 
 
 async def _close(it: AsyncIterator) -> None:
@@ -61,6 +62,10 @@ async def stream_out(request: web.Request, it: AsyncIterator[tuple[int, bytes]],
     resp.content_type = content_type or (RAW_STREAM if tty else MULTIPLEXED)
     try:
         await resp.prepare(request)
+        if upgrade:
+            # docker-py reads the 101 through a buffered reader and then switches to the
+            # raw socket: bytes that arrive with the headers would be lost in that buffer.
+            await asyncio.sleep(UPGRADE_SETTLE)
         if not done:
             try:
                 item = await first

@@ -1,13 +1,15 @@
-"""System routes: ``/_ping``, ``/version``, ``/info``."""
+"""System routes: ``/_ping``, ``/version``, ``/info``, ``/system/df``."""
 
 from __future__ import annotations
 
 import os
 import platform
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from cove import API_VERSION, MIN_API_VERSION, __version__
+from cove.api import render
 from cove.api.common import engine, json_response
 from cove.api.render import _go_arch
 
@@ -32,6 +34,13 @@ def _mem_total() -> int:
     except (OSError, ValueError):
         pass
     return 0
+
+
+def _count_dir(path: str) -> int:
+    try:
+        return len(os.listdir(path))
+    except OSError:
+        return 0
 
 
 async def ping(request: web.Request) -> web.Response:
@@ -62,6 +71,20 @@ async def info(request: web.Request) -> web.Response:
         runtimes = {name: {"path": name} for name in runtimes}
     return json_response({
         "ID": i.get("id", ""),
+        "Debug": False,
+        "NFd": _count_dir("/proc/self/fd"),
+        "NGoroutines": 0,
+        "SystemTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "LoggingDriver": "json-file",
+        "NEventsListener": 0,
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"],
+                    "Authorization": None, "Log": ["json-file"]},
+        "MemoryLimit": True, "SwapLimit": False, "KernelMemory": False,
+        "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True,
+        "PidsLimit": True, "IPv4Forwarding": True, "BridgeNfIptables": True,
+        "BridgeNfIp6tables": True, "OomKillDisable": True,
+        "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
+        "Isolation": "", "InitBinary": "tini", "LiveRestoreEnabled": False,
         "Containers": i.get("containers", 0),
         "ContainersRunning": i.get("running", 0),
         "ContainersPaused": i.get("paused", 0),
@@ -81,7 +104,6 @@ async def info(request: web.Request) -> web.Response:
         "Runtimes": runtimes,
         "DefaultRuntime": i.get("default_runtime", ""),
         "ServerVersion": __version__,
-        "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": "1",
         "IndexServerAddress": "",
@@ -95,7 +117,33 @@ async def info(request: web.Request) -> web.Response:
     })
 
 
+async def df(request: web.Request) -> web.Response:
+    """``/system/df``: images, containers and volumes with their sizes (build cache empty)."""
+    eng = engine(request)
+    imgs = eng.list_images()
+    cs = eng.list_containers(all=True)
+    used = {c.image_id for c in cs if getattr(c, "image_id", "")}
+    images = []
+    for img in imgs:
+        row = render.image_summary(img)
+        row["Containers"] = sum(1 for c in cs if getattr(c, "image_id", "") == img.id)
+        images.append(row)
+    containers = [render.container_summary(c, eng.container_endpoints(c)) for c in cs]
+    for row in containers:
+        row.setdefault("SizeRw", 0)
+        row.setdefault("SizeRootFs", 0)
+    volumes = []
+    for v in eng.list_volumes() if hasattr(eng, "list_volumes") else []:
+        users = eng.volume_users(v["Name"])
+        volumes.append({**v, "UsageData": {"Size": -1, "RefCount": len(users)}})
+    return json_response({
+        "LayersSize": sum(i.size for i in imgs if i.id in used) or sum(i.size for i in imgs),
+        "Images": images, "Containers": containers, "Volumes": volumes, "BuildCache": [],
+    })
+
+
 routes = [
+    ("GET", "/system/df", df),
     ("GET", "/_ping", ping),
     ("HEAD", "/_ping", ping),
     ("GET", "/version", version),

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any
 
+from cove.cli import resources
 from cove.cli.client import Client, CLIError, DaemonError, copy_raw, demux, q
 from cove.cli.flags import Flag, parse
 
@@ -31,7 +32,12 @@ CREATE_FLAGS = [
     Flag(("--add-host",), "add_host", "list"),
     Flag(("--link",), "link", "list"),
     Flag(("--domainname",), "domainname", "str"),
+    Flag(("--ip",), "ip", "str"),
+    Flag(("--ip6",), "ip6", "str"),
+    Flag(("--network-alias", "--net-alias"), "network_alias", "list"),
+    Flag(("--mac-address",), "mac_address", "str"),
 ]
+CREATE_FLAGS += resources.FLAGS
 RUN_FLAGS = [*CREATE_FLAGS, Flag(("-d", "--detach"), "detach")]
 
 
@@ -44,29 +50,27 @@ def _env_item(item: str) -> str:
 
 def _publish(specs: list[str]) -> tuple[dict[str, dict], dict[str, list[dict]]]:
     """-p [ip:][hostport:]port[/proto] → (ExposedPorts, PortBindings)."""
-    exposed: dict[str, dict] = {}
-    bindings: dict[str, list[dict]] = {}
-    for spec in specs:
-        rest, _, proto = spec.partition("/")
-        proto = proto or "tcp"
-        if proto not in ("tcp", "udp", "sctp"):
-            raise CLIError(f"invalid proto: {proto}", 125)
-        parts = rest.rsplit(":", 2)
-        if len(parts) == 3:
-            ip, host, port = parts
-        elif len(parts) == 2:
-            ip, (host, port) = "", parts
-        else:
-            ip, host, port = "", "", parts[0]
-        ip = ip.strip("[]")
-        if not port or not port.replace("-", "").isdigit():
-            raise CLIError(f"invalid containerPort: {port}", 125)
-        if host and not host.replace("-", "").isdigit():
-            raise CLIError(f"invalid hostPort: {host}", 125)
-        key = f"{port}/{proto}"
-        exposed[key] = {}
-        bindings.setdefault(key, []).append({"HostIp": ip, "HostPort": host})
-    return exposed, bindings
+    from cove.cli.portspec import PortSpecError, parse_publish
+    try:
+        return parse_publish(specs)
+    except PortSpecError as exc:
+        raise CLIError(str(exc), 125) from None
+
+
+def _endpoints_config(opts: dict[str, Any], network: str) -> dict[str, Any]:
+    """--ip/--ip6/--network-alias/--mac-address → NetworkingConfig.EndpointsConfig."""
+    ec: dict[str, Any] = {}
+    ipam = {k: v for k, v in (("IPv4Address", opts.get("ip")),
+                              ("IPv6Address", opts.get("ip6"))) if v}
+    if ipam:
+        ec["IPAMConfig"] = ipam
+    if opts.get("network_alias"):
+        ec["Aliases"] = list(opts["network_alias"])
+    if opts.get("mac_address"):
+        ec["MacAddress"] = opts["mac_address"]
+    if not opts["network"] and not ec:
+        return {}
+    return {network if opts["network"] else "bridge": ec}
 
 
 def create_body(opts: dict[str, Any], pos: list[str]) -> tuple[dict[str, Any], str | None]:
@@ -76,9 +80,11 @@ def create_body(opts: dict[str, Any], pos: list[str]) -> tuple[dict[str, Any], s
                        "Usage:  cove run [OPTIONS] IMAGE [COMMAND] [ARG...]", 125)
     image, cmd = pos[0], pos[1:]
     exposed, bindings = _publish(opts["publish"])
-    for e in opts["expose"]:
-        port, _, proto = e.partition("/")
-        exposed[f"{port}/{proto or 'tcp'}"] = {}
+    from cove.cli.portspec import PortSpecError, parse_expose
+    try:
+        exposed.update(parse_expose(opts["expose"]))
+    except PortSpecError as exc:
+        raise CLIError(str(exc), 125) from None
     labels = {}
     for lab in opts["label"]:
         k, _, v = lab.partition("=")
@@ -102,8 +108,9 @@ def create_body(opts: dict[str, Any], pos: list[str]) -> tuple[dict[str, Any], s
             "Dns": opts["dns"], "DnsSearch": opts["dns_search"],
             "DnsOptions": opts["dns_option"], "ExtraHosts": opts["add_host"] or None,
             "Links": opts["link"] or None, "Runtime": opts["runtime"] or "",
+            **resources.host_config(opts),
         },
-        "NetworkingConfig": {"EndpointsConfig": {network: {}} if opts["network"] else {}},
+        "NetworkingConfig": {"EndpointsConfig": _endpoints_config(opts, network)},
     }
     if exposed:
         body["ExposedPorts"] = exposed

@@ -19,8 +19,9 @@ Options:
                       default unix:///run/cove/cove.sock)
 
 Commands:
-  run, create, start, stop, kill, rm, ps, logs, exec, inspect,
-  images, image (import, ls, inspect), network (ls, inspect), version, info
+  run, create, start, stop, kill, rm, ps, logs, exec, inspect, port, stats, pause, unpause,
+  images, image (import, ls, inspect, rm, save, load), save, load, rmi, version, info,
+  network (create, ls, inspect, rm, prune, connect, disconnect)
 """
 
 VERBS = {
@@ -32,10 +33,15 @@ VERBS = {
     "images": ("misc", "cmd_images"), "image": ("misc", "cmd_image"),
     "network": ("misc", "cmd_network"), "version": ("misc", "cmd_version"),
     "info": ("misc", "cmd_info"),
+    "port": ("portspec", "cmd_port"),
+    "stats": ("resources", "cmd_stats"), "pause": ("resources", "cmd_pause"),
+    "unpause": ("resources", "cmd_unpause"),
+    "save": ("imagearchive", "cmd_save"), "load": ("imagearchive", "cmd_load"),
+    "rmi": ("imagearchive", "cmd_rmi"),
 }
 CONTAINER_SUB = {"ls": "ps", "list": "ps", "run": "run", "create": "create", "start": "start",
                  "stop": "stop", "kill": "kill", "rm": "rm", "logs": "logs", "exec": "exec",
-                 "inspect": "inspect"}
+                 "inspect": "inspect", "port": "port"}
 
 
 def _split_globals(argv: list[str]) -> tuple[str, list[str]]:

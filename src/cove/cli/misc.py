@@ -66,10 +66,13 @@ def cmd_image(cli: Client, args: list[str]) -> int:
         return cmd_images(cli, rest)
     if sub == "import":
         return cmd_image_import(cli, rest)
+    if sub in ("rm", "save", "load"):
+        from cove.cli import imagearchive
+        return getattr(imagearchive, "cmd_rmi" if sub == "rm" else f"cmd_{sub}")(cli, rest)
     if sub == "inspect":
         from cove.cli.containers import inspect_refs
         return inspect_refs(cli, rest, "image", "image inspect")
-    raise CLIError("Usage:  cove image COMMAND  (import, inspect, ls)")
+    raise CLIError("Usage:  cove image COMMAND  (import, inspect, load, ls, rm, save)")
 
 
 def cmd_network(cli: Client, args: list[str]) -> int:
@@ -88,7 +91,11 @@ def cmd_network(cli: Client, args: list[str]) -> int:
     if sub == "inspect":
         from cove.cli.containers import inspect_refs
         return inspect_refs(cli, rest, "network", "network inspect")
-    raise CLIError("Usage:  cove network COMMAND  (inspect, ls)")
+    from cove.cli.networks import COMMANDS
+    if sub in COMMANDS:
+        return COMMANDS[sub](cli, rest)
+    raise CLIError("Usage:  cove network COMMAND  (connect, create, disconnect, inspect, ls,"
+                   " prune, rm)")
 
 
 def cmd_version(cli: Client, args: list[str]) -> int:

@@ -44,16 +44,8 @@ def ago(unix: float, now: float | None = None) -> str:
 
 
 def ports(entries: list[dict[str, Any]]) -> str:
-    out = []
-    for p in sorted(entries, key=lambda e: (e.get("PrivatePort", 0), e.get("Type", ""),
-                                            e.get("IP", ""))):
-        if p.get("PublicPort"):
-            ip = p.get("IP", "")
-            ip = f"[{ip}]" if ":" in ip else ip
-            out.append(f"{ip}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}")
-        else:
-            out.append(f"{p['PrivatePort']}/{p['Type']}")
-    return ", ".join(out)
+    from cove.cli.portspec import displayable_ports
+    return displayable_ports(entries)
 
 
 def ps_rows(containers: list[dict[str, Any]], trunc: bool = True,

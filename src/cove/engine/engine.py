@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import platform
@@ -21,15 +22,25 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+from cove.engine import archive, containerops, hostconfig, networking
 from cove.engine import logs as logfile
+from cove.engine import ports as engports
 from cove.engine.model import Container, ContainerConfig, ExecRecord, Image
 from cove.engine.names import random_name, validate_name
+from cove.engine.volumes import (
+    VolumeStore,
+    check_binds,
+    ensure_volumes,
+    resolve_binds,
+    volume_names_in_binds,
+)
 from cove.errors import (
     Conflict,
     CoveError,
     InvalidParameter,
     NotFound,
     NotModified,
+    Unsupported,
 )
 from cove.model import from_dict, new_id, now_iso, to_dict
 from cove.network import files as netfiles
@@ -84,7 +95,8 @@ class Engine:
     """The daemon's core. See :class:`cove.engine.api.EngineAPI` for the contract."""
 
     def __init__(self, root: str, exec_root: str, store: Store, network, images,
-                 drivers: dict[str, ExecutionDriver], default_runtime: str = "native") -> None:
+                 drivers: dict[str, ExecutionDriver], default_runtime: str = "native",
+                 dns=None) -> None:
         self.root = root
         self.exec_root = exec_root
         self.store = store
@@ -92,6 +104,8 @@ class Engine:
         self.images = images
         self.drivers = drivers
         self.default_runtime = default_runtime
+        self.dns = dns                    # the embedded DNS server (cove.network.dns)
+        self.volumes = VolumeStore(root, store)
         self.id = new_id()[:36]
         self._containers: dict[str, Container] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -122,6 +136,7 @@ class Engine:
             await self._mark_exited(c, st.exit_code if st and st.exit_code is not None else 255,
                                     st.finished_at if st else "")
         await asyncio.to_thread(self.network.start, keep)
+        await networking.readopt_dns(self)
         for c in list(self._containers.values()):
             if c.status == "exited" and c.config.auto_remove:
                 await self._remove(c)
@@ -132,6 +147,8 @@ class Engine:
             self._unwatch(cid)
         for d in self.drivers.values():
             await asyncio.to_thread(d.close)
+        if self.dns is not None:
+            await self.dns.close()
 
     # ------------------------------------------------------------------ lookups
     def get_container(self, ref: str) -> Container:
@@ -205,9 +222,11 @@ class Engine:
             raise InvalidParameter("No command specified")
         if any(not isinstance(a, str) for a in argv):
             raise InvalidParameter("command arguments must be strings")
-        for e in config.env:
-            if not isinstance(e, str) or "=" not in e or e.startswith("="):
+        for e in config.env:     # "KEY" alone is kept in the config, as Docker does
+            if not isinstance(e, str) or not e or e.startswith("="):
                 raise InvalidParameter(f"invalid environment variable: {e}")
+        hostconfig.validate(dataclasses.replace(
+            config, binds=check_binds(self.volumes, config.binds)))
         cid = new_id()
         if not config.hostname:
             config.hostname = "" if mode == "host" else cid[:12]
@@ -217,12 +236,20 @@ class Engine:
             id=cid, name=name, created=now_iso(), config=config, image_id=image.id,
             path=argv[0], args=argv[1:], driver=runtime,
         )
+        networking.check_create(self, c)
+        engports.resolve_links(self, c)
+        ep_ip, ep_aliases, ep_mac = networking.endpoint_request(c, mode)
         undo = Undo()
         try:
             cdir = self.container_dir(cid)
             cdir.mkdir(parents=True)
             undo.push(lambda: shutil.rmtree(cdir, ignore_errors=True))
-            endpoints = await asyncio.to_thread(self.network.create_endpoints, cid, mode)
+            made, config.anon_volumes = ensure_volumes(self.volumes, config.binds,
+                                                       config.volumes)
+            undo.push(lambda: [self.volumes.remove(v, [], force=True) for v in made])
+            endpoints = await asyncio.to_thread(
+                self.network.create_endpoints, cid, mode, ep_ip, ep_aliases, ep_mac,
+                **networking.endpoint_extras(self, c, mode))
             undo.push(lambda: self.network.delete_endpoints(cid))
             self._write_files(c, endpoints)
             self.store.put("container", cid, to_dict(c))
@@ -240,11 +267,13 @@ class Engine:
         own = [(ep.ip, hostname) for ep in endpoints[:1] if ep.ip]
         (cdir / "hostname").write_text(netfiles.render_hostname(hostname))
         (cdir / "hosts").write_text(
-            netfiles.render_hosts(own, extra_hosts=self._extra_hosts(cfg.extra_hosts)))
+            netfiles.render_hosts(own, extra_hosts=self._extra_hosts(cfg.extra_hosts),
+                                  records=engports.link_records(self, c)))
         (cdir / "resolv.conf").write_text(
             netfiles.render_resolv_conf(
                 _read_host_resolv(), dns=cfg.dns, dns_search=cfg.dns_search,
-                dns_options=cfg.dns_options))
+                dns_options=cfg.dns_options,
+                embedded=networking.mode_is_user_network(self, cfg.network_mode)))
 
     def _extra_hosts(self, items: list[str]) -> list[tuple[str, str]]:
         out = []
@@ -252,6 +281,8 @@ class Engine:
             host, sep, ip = item.partition(":")
             if not sep or not host or not ip:
                 raise InvalidParameter(f"invalid argument \"{item}\" for \"--add-host\" flag")
+            if ip == "host-gateway":
+                ip = networking.host_gateway(self)
             out.append((ip, host))
         return out
 
@@ -275,12 +306,17 @@ class Engine:
             sandbox = await asyncio.to_thread(
                 self.network.create_sandbox, c.id, c.config.network_mode)
             undo.push(lambda: self.network.delete_sandbox(c.id, sandbox.id))
+            await engports.publish(self, c)
+            undo.push(lambda: engports.unpublish_now(self, c))
+            if sandbox.netns_path and networking.wants_embedded_dns(self, c):
+                await networking.dns_attach(self, c.id, sandbox.netns_path)
             spec = self._spec(c, sandbox.netns_path)
             await asyncio.to_thread(driver.create, spec)
             undo.push(lambda: driver.delete(c.id))
             monitor = await asyncio.to_thread(driver.start, spec)
             st = await asyncio.to_thread(driver.state, c.id)
         except BaseException as exc:
+            await networking.dns_detach(self, c.id)
             await asyncio.to_thread(undo.rollback)
             if isinstance(exc, CoveError):
                 c.error = exc.message
@@ -298,6 +334,7 @@ class Engine:
         c.netns_path = sandbox.netns_path or ""
         self._exit_events.setdefault(c.id, asyncio.Event())
         self._save(c)
+        await networking.dns_sync(self)
         if not self._watch(c):
             await self._on_exit(c.id)
 
@@ -306,7 +343,7 @@ class Engine:
         icfg = image.config or {}
         env = _merge_env(
             [DEFAULT_PATH, f"HOSTNAME={c.config.hostname}"] if c.config.hostname else
-            [DEFAULT_PATH], icfg.get("Env") or [], c.config.env)
+            [DEFAULT_PATH], engports.link_env(self, c), icfg.get("Env") or [], c.config.env)
         cdir = self.container_dir(c.id)
         return ContainerSpec(
             id=c.id, args=[c.path, *c.args], env=env,
@@ -318,8 +355,11 @@ class Engine:
                 Mount(str(cdir / "hosts"), "/etc/hosts"),
                 Mount(str(cdir / "resolv.conf"), "/etc/resolv.conf"),
                 Mount(str(cdir / "hostname"), "/etc/hostname"),
+                *hostconfig.validate(self._with_volumes(c.config)),
             ],
             log_path=self.log_path(c.id),
+            open_stdin=c.config.open_stdin,
+            **hostconfig.spec_fields(c.config),
         )
 
     def _save(self, c: Container) -> None:
@@ -361,12 +401,18 @@ class Engine:
 
     async def _mark_exited(self, c: Container, code: int, finished_at: str) -> None:
         errors = []
+        await networking.dns_detach(self, c.id)
+        try:
+            await engports.unpublish(self, c)
+        except CoveError as exc:
+            errors.append(exc.message)
         if c.sandbox_id or c.netns_path:
             try:
                 await asyncio.to_thread(self.network.delete_sandbox, c.id, c.sandbox_id)
             except CoveError as exc:
                 errors.append(exc.message)
         c.status = "exited"
+        c.paused = False
         c.exit_code = code
         c.pid = 0
         c.monitor_pid = 0
@@ -376,9 +422,66 @@ class Engine:
         if errors:
             log.warning("teardown of %s: %s", c.id[:12], "; ".join(errors))
         self._save(c)
+        await networking.dns_sync(self)
         ev = self._exit_events.pop(c.id, None)
         if ev:
             ev.set()
+
+    # ------------------------------------------------------------------ volumes
+    def _with_volumes(self, config: ContainerConfig) -> ContainerConfig:
+        """``config`` with named and anonymous volumes as binds of their mountpoints."""
+        binds = resolve_binds(self.volumes, [*config.binds, *config.anon_volumes], True)
+        return config if binds == config.binds else dataclasses.replace(config, binds=binds)
+
+    def volume_users(self, name: str) -> list[str]:
+        return [c.id for c in self._containers.values()
+                if name in volume_names_in_binds([*c.config.binds, *c.config.anon_volumes])]
+
+    def create_volume(self, name: str = "", driver: str = "local",
+                      labels: dict | None = None, options: dict | None = None) -> dict:
+        return self.volumes.create(name, driver, labels, options)
+
+    def list_volumes(self) -> list[dict]:
+        return self.volumes.list()
+
+    def get_volume(self, name: str) -> dict:
+        return self.volumes.get(name)
+
+    def remove_volume(self, name: str, force: bool = False) -> None:
+        self.volumes.remove(name, self.volume_users(name), force)
+
+    def prune_volumes(self, labels: list[str]) -> tuple[list[str], int]:
+        used = {v for c in self._containers.values()
+                for v in volume_names_in_binds([*c.config.binds, *c.config.anon_volumes])}
+        return self.volumes.prune(used, labels)
+
+    # ------------------------------------------------------------------ archive (docker cp)
+    def _archive_layout(self, ref: str) -> archive.Layout:
+        c = self.get_container(ref)
+        mounts = hostconfig.validate(self._with_volumes(c.config))
+        return archive.Layout(
+            upper=str(self.container_dir(c.id) / "fs" / "upper"),
+            lowers=list(reversed(self.images.get(c.image_id).layers)),
+            mounts=[(m.destination, m.source, m.readonly) for m in mounts])
+
+    def archive_stat(self, ref: str, path: str) -> dict:
+        return archive.stat_path(self._archive_layout(ref), path)
+
+    def archive_get(self, ref: str, path: str) -> bytes:
+        return archive.get_tar(self._archive_layout(ref), path)
+
+    def archive_put(self, ref: str, path: str, data: bytes) -> None:
+        archive.put_tar(self._archive_layout(ref), path, data)
+
+    # ------------------------------------------------------------------ rename / top / diff
+    async def rename_container(self, ref: str, name: str) -> None:
+        containerops.rename(self, ref, name)
+
+    def top_container(self, ref: str, ps_args: str = "") -> dict:
+        return containerops.top(self, ref, ps_args)
+
+    def container_changes(self, ref: str) -> list[dict]:
+        return containerops.changes(self, ref)
 
     # ------------------------------------------------------------------ stop / kill / wait
     async def stop_container(self, ref: str, timeout: int | None = None) -> None:
@@ -389,6 +492,8 @@ class Engine:
 
     async def _stop(self, c: Container, timeout: float) -> None:
         driver = self.drivers[c.driver]
+        if c.paused:  # a frozen process cannot act on SIGTERM
+            await self._set_paused(c, False)
         ev = self._exit_events.get(c.id)
         if timeout > 0 and ev is not None:
             await asyncio.to_thread(driver.kill, c.id, _signal.SIGTERM)
@@ -401,6 +506,42 @@ class Engine:
                     await asyncio.wait_for(ev.wait(), 10)
             if c.status == "running":
                 await self._on_exit(c.id)
+
+    # ------------------------------------------------------------------ pause / stats
+    async def pause_container(self, ref: str) -> None:
+        c = self.get_container(ref)
+        if c.status != "running":
+            raise Conflict(f"Container {c.id} is not running")
+        if c.paused:
+            raise Conflict(f"Container {c.id} is already paused")
+        await self._set_paused(c, True)
+
+    async def unpause_container(self, ref: str) -> None:
+        c = self.get_container(ref)
+        if c.status != "running" or not c.paused:
+            raise Conflict(f"Container {c.id} is not paused")
+        await self._set_paused(c, False)
+
+    async def _set_paused(self, c: Container, paused: bool) -> None:
+        driver = self.drivers[c.driver]
+        fn = getattr(driver, "pause" if paused else "resume", None)
+        if fn is None:
+            raise Unsupported(f"runtime {c.driver} cannot pause containers")
+        await asyncio.to_thread(fn, c.id)
+        c.paused = paused
+        self._save(c)
+
+    async def container_stats(self, ref: str) -> dict:
+        """One sample of the container's cgroup counters (see Cgroup.stats) plus
+        ``read`` (ISO time), ``online_cpus``, ``system_cpu_usage`` (ns) and ``name``."""
+        c = self.get_container(ref)
+        sample: dict = {"read": now_iso(), "online_cpus": os.cpu_count() or 1,
+                        "system_cpu_usage": _system_cpu_ns(), "name": c.name, "id": c.id}
+        fn = getattr(self.drivers.get(c.driver), "stats", None)
+        if c.status == "running" and fn is not None:
+            with contextlib.suppress(CoveError):
+                sample.update(await asyncio.to_thread(fn, c.id))
+        return sample
 
     async def kill_container(self, ref: str, signal: str | int = "KILL") -> None:
         c = self.get_container(ref)
@@ -548,6 +689,13 @@ class Engine:
                     fds.append(w)
                     streams[r] = num
         wfds = {num: w for (r, num), w in zip(streams.items(), fds, strict=True)}
+        if rec.tty and len(fds) == 2:       # no pty: a tty's one stream is stdout+stderr
+            r2 = next(r for r, num in streams.items() if num == 2)
+            os.close(r2)
+            os.close(wfds[2])
+            fds.remove(wfds[2])
+            del streams[r2]
+            wfds[2] = wfds[1]
         try:
             pid = await asyncio.to_thread(
                 driver.exec, c.id, rec.cmd, env, rec.working_dir or c.config.working_dir,
@@ -601,12 +749,101 @@ class Engine:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
+    async def load_images(self, data: AsyncIterator[bytes]) -> list[Image]:
+        """Load a ``docker save`` archive (see cove.images.archive)."""
+        from cove.images import archive
+        path = await self._spool(data)
+        try:
+            return await asyncio.to_thread(archive.load, self.images, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    async def _spool(self, data: AsyncIterator[bytes]) -> str:
+        tmpdir = Path(self.root) / "tmp"
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        fd, path = tempfile.mkstemp(dir=tmpdir, suffix=".tar")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                async for chunk in data:
+                    f.write(chunk)
+        except BaseException:
+            os.unlink(path)
+            raise
+        return path
+
+    async def save_images(self, refs: list[str]) -> AsyncIterator[bytes]:
+        """A ``docker save`` archive of ``refs``; NotFound before any byte is sent."""
+        from cove.images import archive
+        if not refs:
+            raise InvalidParameter("no image names given")
+        for ref in refs:
+            self.images.get(ref)
+        tmpdir = Path(self.root) / "tmp"
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        fd, path = tempfile.mkstemp(dir=tmpdir, suffix=".tar")
+        os.close(fd)
+
+        def write() -> None:
+            with open(path, "wb") as f:
+                archive.save(self.images, refs, f)
+        try:
+            await asyncio.to_thread(write)
+        except BaseException:
+            os.unlink(path)
+            raise
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                with open(path, "rb") as f:
+                    while chunk := await asyncio.to_thread(f.read, 1 << 20):
+                        yield chunk
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        return chunks()
+
+    async def remove_image(self, ref: str, force: bool = False) -> list[dict[str, str]]:
+        """Docker's ``rmi``; refused (409) while a container uses the image."""
+        image = self.images.get(ref)
+        users = [c for c in self._containers.values() if c.image_id == image.id]
+        if users:
+            state = "running" if users[0].status == "running" else "stopped"
+            raise Conflict(f"conflict: unable to remove repository reference \"{ref}\" "
+                           f"(must force) - container {users[0].short_id} is using its "
+                           f"referenced image {image.id[7:19]}" if state == "stopped" and
+                           not force else
+                           f"conflict: unable to delete {image.id[7:19]} (cannot be forced)"
+                           f" - image is being used by {state} container "
+                           f"{users[0].short_id}")
+        return await asyncio.to_thread(self.images.remove, ref, force)
+
     # ------------------------------------------------------------------ networks
     def list_networks(self) -> list[Network]:
         return self.network.networks()
 
     def get_network(self, ref: str) -> Network:
         return self.network.network(ref)
+
+    async def create_network(self, name: str, **kw) -> Network:
+        return await networking.create_network(self, name, **kw)
+
+    async def remove_network(self, ref: str) -> None:
+        await networking.remove_network(self, ref)
+
+    async def prune_networks(self) -> list[str]:
+        return await networking.prune_networks(self)
+
+    async def connect_network(self, net_ref: str, container_ref: str, ip: str = "",
+                              aliases: list[str] | None = None,
+                              links: list[str] | None = None, mac: str = "",
+                              driver_opts: dict[str, str] | None = None) -> None:
+        await networking.connect(self, net_ref, container_ref, ip, aliases, links, mac,
+                                 driver_opts)
+
+    async def disconnect_network(self, net_ref: str, container_ref: str,
+                                 force: bool = False) -> None:
+        await networking.disconnect(self, net_ref, container_ref, force)
 
     def network_endpoints(self, net: Network) -> list[tuple[Container, Endpoint]]:
         out = []
@@ -621,7 +858,8 @@ class Engine:
         cs = list(self._containers.values())
         running = sum(1 for c in cs if c.status == "running")
         return {
-            "id": self.id, "containers": len(cs), "running": running, "paused": 0,
+            "id": self.id, "containers": len(cs), "running": running,
+            "paused": sum(1 for c in cs if c.paused),
             "stopped": len(cs) - running, "images": len(self.images.list()),
             "driver": "overlay2", "root": self.root, "exec_root": self.exec_root,
             "name": platform.node(), "runtimes": sorted(self.drivers),
@@ -629,13 +867,24 @@ class Engine:
         }
 
 
+def _system_cpu_ns() -> int:
+    """Host CPU time (all CPUs, all states) in ns, Docker's system_cpu_usage."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:8]
+        return sum(int(x) for x in fields) * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return 0
+
+
 def _merge_env(*layers: list[str]) -> list[str]:
     """Later layers override earlier ones by key; order of first appearance is kept."""
     merged: dict[str, str] = {}
     for layer in layers:
         for item in layer:
-            k, _, _v = item.partition("=")
-            merged[k] = item
+            k, eq, _v = item.partition("=")
+            if eq:                     # "KEY" without a value is not set in the process
+                merged[k] = item
     return list(merged.values())
 
 

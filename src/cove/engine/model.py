@@ -33,6 +33,21 @@ class ContainerConfig:
     port_bindings: dict[str, list[dict]] = field(default_factory=dict)
     links: list[str] = field(default_factory=list)
     publish_all: bool = False
+    # issue 5: HostConfig security and resources (see cove.engine.hostconfig)
+    binds: list[str] = field(default_factory=list)        # "HOSTDIR:CDIR[:ro]"
+    volumes: list[str] = field(default_factory=list)      # Config.Volumes: container paths
+    anon_volumes: list[str] = field(default_factory=list)  # "name:CDIR" made for them
+    tmpfs: dict[str, str] = field(default_factory=dict)   # container path -> options
+    read_only: bool = False
+    init: bool = False
+    privileged: bool = False
+    memory: int = 0                                       # bytes
+    nano_cpus: int = 0
+    cpu_shares: int = 0
+    pids_limit: int = 0
+    # EndpointsConfig of the network the container is created on: IPAMConfig, Aliases,
+    # MacAddress (Docker's NetworkingConfig), see cove.network.userdefined
+    endpoint_config: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -56,6 +71,8 @@ class Container:
     netns_path: str = ""                         # "" when not running or host network
     driver: str = "native"
     monitor_pid: int = 0                         # pid whose exit means the container exited
+    ports: dict | None = None                    # NetworkSettings.Ports while running (issue 3)
+    paused: bool = False                         # frozen (cgroup freezer); status stays running
 
     @property
     def short_id(self) -> str:

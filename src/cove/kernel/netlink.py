@@ -17,9 +17,10 @@ import os
 import socket
 import struct
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -28,6 +29,7 @@ from cove.errors import KernelError
 from cove.kernel.syscalls import run_in_netns
 
 IFF_UP = 1
+T = TypeVar("T")
 
 
 @dataclass
@@ -170,35 +172,40 @@ class Netlink:
     """A persistent rtnetlink socket in the namespace of the creating thread."""
 
     def __init__(self) -> None:
+        # pyroute2 0.9 gives every calling thread an event loop and sockets of its own,
+        # kept until close(): calls from short-lived threads would leak them. All
+        # IPRoute calls therefore run on one dedicated thread, started here so that it
+        # is born in this thread's network namespace.
         self._lock = threading.RLock()
-        self._ipr: IPRoute | None = IPRoute()
+        self._ex = ThreadPoolExecutor(1, thread_name_prefix="cove-netlink")
+        self._ipr: IPRoute | None = self._ex.submit(IPRoute).result()
         self._raw = RawRtnl()
 
     def close(self) -> None:
         with self._lock:
             if self._ipr is not None:
-                self._ipr.close()
+                ipr, self._ipr = self._ipr, None
+                self._ex.submit(ipr.close).result()
                 self._raw.close()
-                self._ipr = None
+                self._ex.shutdown()
 
-    @contextmanager
-    def _sock(self) -> Iterator[IPRoute]:
+    def _call(self, fn: Callable[[IPRoute], T]) -> T:
+        """Run ``fn(ipr)`` on the netlink thread and return its result."""
         with self._lock:
-            if self._ipr is None:
+            ipr = self._ipr
+            if ipr is None:
                 raise KernelError("netlink socket is closed")
-            yield self._ipr
+            return self._ex.submit(fn, ipr).result()
 
     # -- queries
     def index(self, name: str) -> int | None:
         """The ifindex of ``name``, or None when there is no such link."""
-        with self._sock() as ipr:
-            found = ipr.link_lookup(ifname=name)
+        found = self._call(lambda ipr: ipr.link_lookup(ifname=name))
         return found[0] if found else None
 
     def links(self, prefix: str = "", master: str | None = None) -> list[Link]:
         """Links whose name starts with ``prefix`` (and, if given, enslaved to ``master``)."""
-        with self._sock() as ipr:
-            msgs = ipr.get_links()
+        msgs = self._call(lambda ipr: ipr.get_links())
         by_index = {m["index"]: m.get_attr("IFLA_IFNAME") for m in msgs}
         out = []
         for m in msgs:
@@ -225,23 +232,21 @@ class Netlink:
 
     def addresses(self, name: str | None = None) -> list[str]:
         """IPv4 addresses as ``ip/prefixlen`` (of one link, or of all)."""
-        with self._sock() as ipr:
-            if name is not None:
-                idx = ipr.link_lookup(ifname=name)
-                if not idx:
-                    return []
-                msgs = ipr.get_addr(family=2, index=idx[0])
-            else:
-                msgs = ipr.get_addr(family=2)
+        def body(ipr: IPRoute) -> list:
+            if name is None:
+                return ipr.get_addr(family=2)
+            idx = ipr.link_lookup(ifname=name)
+            return ipr.get_addr(family=2, index=idx[0]) if idx else []
+
+        msgs = self._call(body)
         return [f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}" for m in msgs]
 
     def host_networks(self, exclude_links: set[str] | frozenset[str] = frozenset()) -> list[str]:
         """IPv4 networks in use here: addresses' subnets and non-default routes, except
         those on the links named in ``exclude_links`` (e.g. cove's own bridges)."""
-        with self._sock() as ipr:
-            names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in ipr.get_links()}
-            addrs = ipr.get_addr(family=2)
-            routes = ipr.get_routes(family=2)
+        links, addrs, routes = self._call(lambda ipr: (
+            ipr.get_links(), ipr.get_addr(family=2), ipr.get_routes(family=2)))
+        names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in links}
         nets: set[str] = set()
         for m in addrs:
             if names.get(m["index"]) in exclude_links:
@@ -258,7 +263,7 @@ class Netlink:
 
     def delete_address(self, name: str, address: str, prefixlen: int) -> None:
         """Remove ``address/prefixlen`` from link ``name``; gone is fine."""
-        with self._sock() as ipr:
+        def body(ipr: IPRoute) -> None:
             idx = ipr.link_lookup(ifname=name)
             if not idx:
                 return
@@ -269,15 +274,18 @@ class Netlink:
                     return
                 raise _kerr(f"cannot remove {address}/{prefixlen} from {name}", exc) from exc
 
+        self._call(body)
+
     # -- bridges and links
     def ensure_bridge(self, name: str, address: str, prefixlen: int, mtu: int = 1500) -> int:
         """Create bridge ``name`` if missing, give it ``address/prefixlen``, set it up.
 
         Idempotent. Returns the bridge's ifindex.
         """
-        with self._sock() as ipr:
+        def body(ipr: IPRoute) -> int:
             try:
-                found = ipr.get_links(ifname=name) if ipr.link_lookup(ifname=name) else []
+                known = ipr.link_lookup(ifname=name)
+                found = ipr.get_links(known[0]) if known else []   # by index: no full dump
                 if not found:
                     ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
                     idx = ipr.link_lookup(ifname=name)[0]
@@ -295,11 +303,13 @@ class Netlink:
                 ipr.link("set", index=idx, state="up")
             except NetlinkError as exc:
                 raise _kerr(f"cannot set up bridge {name}", exc) from exc
-        return idx
+            return idx
+
+        return self._call(body)
 
     def delete_link(self, name: str) -> None:
         """Delete link ``name``; a missing link is not an error."""
-        with self._sock() as ipr:
+        def body(ipr: IPRoute) -> None:
             try:
                 ipr.link("del", ifname=name)
             except NetlinkError as exc:
@@ -307,18 +317,24 @@ class Netlink:
                     return
                 raise _kerr(f"cannot delete link {name}", exc) from exc
 
+        self._call(body)
+
     def set_master(self, name: str, bridge: str) -> None:
         """Enslave link ``name`` to ``bridge`` (hairpin on) and set it up."""
-        with self._sock() as ipr:
+        def body(ipr: IPRoute) -> int:
             try:
                 idx = ipr.link_lookup(ifname=name)
                 br = ipr.link_lookup(ifname=bridge)
                 if not idx or not br:
                     raise KernelError(f"cannot attach {name} to bridge {bridge}: not found")
                 ipr.link("set", index=idx[0], master=br[0], state="up")
-                self._raw.set_hairpin(idx[0], True, f"cannot set hairpin on {name}")
+                return idx[0]
             except NetlinkError as exc:
                 raise _kerr(f"cannot attach {name} to bridge {bridge}", exc) from exc
+
+        idx = self._call(body)
+        with self._lock:
+            self._raw.set_hairpin(idx, True, f"cannot set hairpin on {name}")
 
     def create_veth_into_netns(self, host_ifname: str, bridge: str, netns_path: str,
                                peer_name: str, mtu: int = 1500, peer_mac: str = "") -> int:

@@ -28,12 +28,13 @@ from cove.errors import (
 from cove.kernel import netns, nft, sysctl
 from cove.kernel.netlink import IfaceConfig, Netlink, configure_sandbox
 from cove.model import from_dict, new_id, now_iso, to_dict
-from cove.network import firewall, ipam
+from cove.network import firewall, fwinc, hostfw, ipam, userdefined
 from cove.network.drivers.base import NetworkDriver
 from cove.network.drivers.bridge import BridgeDriver
 from cove.network.drivers.host import HostDriver
 from cove.network.drivers.null import NullDriver
 from cove.network.model import Endpoint, Network, Sandbox
+from cove.network.portmap import PortMapper
 from cove.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ class NetworkController:
     """The one entry point the engine uses for networking."""
 
     def __init__(self, store: Store, exec_root: str, bip: str | None = None,
-                 default_bridge: str = "cove0", nft_table: str = firewall.TABLE) -> None:
+                 default_bridge: str = "cove0", nft_table: str = firewall.TABLE,
+                 icc: bool = True) -> None:
         if bip is not None:
             ipam.parse_bip(bip)               # validate early
         self.store = store
@@ -65,6 +67,8 @@ class NetworkController:
         self._lock = threading.RLock()
         self._nl: Netlink | None = None
         self._drivers: dict[str, NetworkDriver] = {}
+        self.ports = PortMapper(store, nft_table)      # published ports (issue 3)
+        self.icc = icc                                 # coved --icc (default bridge)
 
     # -- plumbing helpers
     @property
@@ -133,7 +137,11 @@ class NetworkController:
                                  "com.docker.network.bridge.name": self.default_bridge,
                                  "com.docker.network.driver.mtu": "1500"})
                 self._save_network(br)
-            elif self.bip:
+            if br.icc != self.icc:            # coved --icc applies to the default bridge
+                br.icc = self.icc
+                br.options["com.docker.network.bridge.enable_icc"] = str(self.icc).lower()
+                self._save_network(br)
+            if self.bip:
                 subnet, gateway = ipam.parse_bip(self.bip)
                 if (subnet, gateway) != (br.subnet, br.gateway):
                     if self.network_endpoints(br.id):
@@ -151,7 +159,8 @@ class NetworkController:
     def create_network(self, name: str, driver: str = "bridge", subnet: str = "",
                        gateway: str = "", internal: bool = False,
                        options: dict[str, str] | None = None,
-                       labels: dict[str, str] | None = None) -> Network:
+                       labels: dict[str, str] | None = None, ip_range: str = "",
+                       aux_addresses: dict[str, str] | None = None) -> Network:
         """Create a user-defined bridge network (bridge ``br-<12hex>`` unless named by
         ``com.docker.network.bridge.name``). Rolls back fully on failure."""
         options = dict(options or {})
@@ -169,6 +178,7 @@ class NetworkController:
             if any(n.name == name for n in nets):
                 raise Conflict(f"network with name {name} already exists")
             used = [n.subnet for n in nets if n.subnet]
+            user_subnet = bool(subnet)
             if subnet:
                 try:
                     subnet = str(ipaddress.IPv4Network(subnet))
@@ -200,13 +210,18 @@ class NetworkController:
                               "com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
                           options=options, labels=dict(labels or {}),
                           ipam={"Driver": "default", "Options": {},
-                                "Config": [{"Subnet": subnet, "Gateway": gateway}]})
+                                "UserSubnet": user_subnet,
+                                "Config": [userdefined.ipam_extras(
+                                    subnet, gateway, ip_range, aux_addresses)]})
             drv = self.driver("bridge")
             existed = self.nl.index(bridge) is not None
             self._save_network(net)
             try:
                 drv.create_network(net)
-                self.apply_firewall()
+                if fwinc.can_add_incrementally(nets):     # O(1) instead of the whole table
+                    self._add_network_rules(net, nets)
+                else:
+                    self.apply_firewall()
             except BaseException:
                 self.store.delete(NETWORK, net.id)
                 undo = [self.apply_firewall]
@@ -237,8 +252,43 @@ class NetworkController:
 
     def apply_firewall(self) -> None:
         """Replace cove's nftables table from the store, in one transaction."""
-        nft.run(firewall.render_table(self.networks(), table=self.nft_table),
-                what=f"apply nftables table inet {self.nft_table}")
+        with self.ports.lock:
+            nets = self.networks()
+            nft.run(firewall.render_table(nets, table=self.nft_table, maps=self.ports.maps(),
+                                          chains=self.ports.chains(nets),
+                                          link_set=self.ports.LINK_SET),
+                    what=f"apply nftables table inet {self.nft_table}")
+        try:                              # a host FORWARD policy of DROP (issue 3)
+            hostfw.sync(n.bridge for n in firewall.bridge_networks(nets))
+        except CoveError as exc:
+            log.warning("host FORWARD chain: %s", exc.message)
+
+    def _add_network_rules(self, net: Network, existing: list[Network]) -> None:
+        """A new network's rules added to the live table (see cove.network.fwinc)."""
+        nft.run(fwinc.render_network_add(net, self.nft_table)
+                + self.ports.render_network_add(net),      # port datapath (issue 3)
+                what=f"add the rules of network {net.name}")
+        try:                              # as apply_firewall does
+            hostfw.sync(n.bridge for n in firewall.bridge_networks([*existing, net]))
+        except CoveError as exc:
+            log.warning("host FORWARD chain: %s", exc.message)
+
+    # -- published ports (cove.network.portmap)
+    def publish_ports(self, container_id: str, name: str, bindings: dict[str, list[dict]],
+                      exposed: dict[str, dict], publish_all: bool,
+                      links: list[tuple[str, str, int]] = ()
+                      ) -> dict[str, list[dict] | None]:
+        """Publish a started container's ports on its bridge endpoint; returns
+        NetworkSettings.Ports. Containers without a bridge endpoint publish nothing."""
+        for ep in self.endpoints(container_id):
+            net = self.network(ep.network_id)
+            if net.driver == "bridge" and net.bridge:
+                return self.ports.publish(container_id, name, name, net, ep, bindings,
+                                          exposed, publish_all, links)
+        return {}
+
+    def unpublish_ports(self, container_id: str) -> None:
+        self.ports.unpublish(container_id)
 
     def start(self, keep_sandboxes: set[str]) -> None:
         """Ensure predefined networks, then reconcile the kernel from the store."""
@@ -248,6 +298,8 @@ class NetworkController:
         for n in nets:
             self.driver(n.driver).create_network(n)
         sysctl.ensure("net.ipv4.ip_forward", 1)
+        self.ports.restore({d["container_id"] for d in self.store.list(SANDBOX)
+                            if d["id"] in keep_sandboxes})
         self.apply_firewall()
         self._remove_orphans(keep_sandboxes, nets)
 
@@ -292,6 +344,9 @@ class NetworkController:
     def _endpoint_docs(self) -> list[Endpoint]:
         return [from_dict(Endpoint, d) for d in self.store.list(ENDPOINT)]
 
+    def all_endpoints(self) -> list[Endpoint]:
+        return self._endpoint_docs()
+
     def endpoints(self, container_id: str) -> list[Endpoint]:
         return [e for e in self._endpoint_docs() if e.container_id == container_id]
 
@@ -311,24 +366,20 @@ class NetworkController:
             return None
         return net
 
-    def create_endpoints(self, container_id: str, network_mode: str) -> list[Endpoint]:
-        """Reserve an address on the container's network and persist the endpoint."""
+    def create_endpoints(self, container_id: str, network_mode: str, ip: str = "",
+                         aliases: list[str] | tuple[str, ...] = (), mac: str = "",
+                         **extra) -> list[Endpoint]:
+        """Reserve an address on the container's network and persist the endpoint
+        (``ip``/``aliases``/``mac``: see :func:`userdefined.new_endpoint`)."""
         net = self._mode_network(network_mode)
         if net is None:
+            if ip or aliases:
+                raise InvalidParameter(userdefined.IP_ON_DEFAULT if ip
+                                       else userdefined.ALIAS_ON_DEFAULT)
             return []
         with self._lock, self.store.transaction():
-            existing = self.network_endpoints(net.id)
-            if any(e.container_id == container_id for e in existing):
-                raise Conflict(f"endpoint for container {container_id[:12]} already exists"
-                               f" in network {net.name}")
-            pool = ipam.AddressPool(net.subnet, net.gateway, [e.ip for e in existing if e.ip],
-                                    label=f"{net.name} ({net.id})")
-            ip = pool.allocate()
-            ep = Endpoint(id=new_id(), network_id=net.id, container_id=container_id,
-                          ifname="eth0", host_ifname=host_veth_name(), ip=ip,
-                          prefixlen=ipam.prefixlen(net.subnet), mac=ipam.mac_for_ip(ip),
-                          gateway=net.gateway)
-            self.store.put(ENDPOINT, ep.id, to_dict(ep))
+            ep = userdefined.new_endpoint(self, net, container_id, "eth0", ip, aliases, mac,
+                                          **extra)
         return [ep]
 
     def delete_endpoints(self, container_id: str) -> None:
@@ -354,7 +405,8 @@ class NetworkController:
         if network_mode == "host":
             return Sandbox(id=sid, container_id=container_id, netns_path=None)
         path = self.sandbox_path(sid)
-        eps = sorted(self.endpoints(container_id), key=lambda e: e.ifname)
+        eps = sorted(self.endpoints(container_id),
+                     key=lambda e: userdefined.ifindex(e.ifname))
         nets = {n.id: n for n in self.networks()}
         sb = Sandbox(id=sid, container_id=container_id, netns_path=path, endpoints=eps)
         undo: list[Callable[[], None]] = []
@@ -373,6 +425,10 @@ class NetworkController:
                 undo.append(lambda d=drv, n=net, e=ep: d.leave(n, e, sb))
                 if cfg is not None:
                     configs.append(cfg)
+            gw = userdefined.gateway_endpoint(eps, nets)
+            for cfg in configs:             # one default route: the gateway endpoint's
+                if gw is None or cfg.final_name != gw.ifname:
+                    cfg.gateway = ""
             configure_sandbox(path, configs)
             with self._lock, self.store.transaction():
                 for ep in eps:

@@ -22,6 +22,7 @@ from cove.network.model import Network
 
 TABLE = "cove"
 FAMILY = "inet"
+BRIDGES_SET = "cove_bridges"     # every cove bridge (isolation between networks)
 
 
 @dataclass
@@ -63,21 +64,28 @@ def nat_rules(networks: Sequence[Network]) -> list[str]:
     return rules
 
 
-def forward_rules(networks: Sequence[Network]) -> list[str]:
+def forward_rules(networks: Sequence[Network], link_set: str = "") -> list[str]:
+    """``link_set``: a set of ``parent ip . child ip . proto . port`` (legacy links) let
+    through an ICC drop, both ways (Docker's per-link accept rules)."""
     nets = bridge_networks(networks)
     rules = []
     if len(nets) > 1:
-        # isolation between cove networks (Docker's ISOLATION stages)
-        all_br = "{ " + ", ".join(_q(n.bridge) for n in nets) + " }"
+        # isolation between cove networks (Docker's ISOLATION stages); the bridges are
+        # the named set BRIDGES_SET, so the table grows linearly with the networks
         for n in nets:
             rules.append(f"iifname {_q(n.bridge)} oifname != {_q(n.bridge)}"
-                         f" oifname {all_br} drop")
+                         f" oifname @{BRIDGES_SET} drop")
     for n in nets:
         br = _q(n.bridge)
         if n.internal:
             rules.append(f"iifname {br} oifname != {br} drop")
             rules.append(f"oifname {br} iifname != {br} drop")
         if not n.icc:
+            if link_set:
+                rules.append(f"iifname {br} oifname {br} ip saddr . ip daddr . meta l4proto"
+                             f" . th dport @{link_set} accept")
+                rules.append(f"iifname {br} oifname {br} ip daddr . ip saddr . meta l4proto"
+                             f" . th sport @{link_set} accept")
             rules.append(f"iifname {br} oifname {br} drop")
         rules.append(f"iifname {br} accept")
         rules.append(f"oifname {br} ct state established,related accept")
@@ -106,15 +114,20 @@ def _render_chain(c: Chain) -> list[str]:
 
 
 def render_table(networks: Sequence[Network], table: str = TABLE,
-                 maps: Sequence[NamedMap] = (), chains: Sequence[Chain] = ()) -> str:
+                 maps: Sequence[NamedMap] = (), chains: Sequence[Chain] = (),
+                 link_set: str = "") -> str:
     """The nft script replacing ``inet <table>`` atomically with the model's rules."""
     base = [
         Chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;",
               nat_rules(networks)),
         Chain("forward", "type filter hook forward priority filter; policy accept;",
-              forward_rules(networks)),
+              forward_rules(networks, link_set)),
     ]
     body: list[str] = []
+    bridges = bridge_networks(networks)
+    if len(bridges) > 1:
+        body += _render_map(NamedMap(BRIDGES_SET, "ifname",
+                                     elements=[_q(n.bridge) for n in bridges]))
     for m in maps:
         body += _render_map(m)
     for c in [*base, *chains]:

@@ -44,6 +44,10 @@ class Endpoint:
     prefixlen: int = 0
     mac: str = ""
     gateway: str = ""
+    aliases: list[str] = field(default_factory=list)   # --network-alias (DNS names)
+    requested_ip: str = ""           # --ip / IPAMConfig.IPv4Address as the user gave it
+    links: list[str] = field(default_factory=list)     # "name:alias" on a user network
+    driver_opts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -31,6 +31,16 @@ class ContainerSpec:
     netns_path: str | None = None            # None = share the host's network namespace
     mounts: list[Mount] = field(default_factory=list)   # e.g. hosts, resolv.conf, hostname
     log_path: str = ""                       # json-file log (Docker's json-file format)
+    open_stdin: bool = False                 # stdin is a pipe held open while it runs
+    # issue 5: security and resources (see cove.runtime.security, cove.kernel.cgroups)
+    privileged: bool = False                 # all capabilities, no masked/ro /proc paths
+    readonly_rootfs: bool = False
+    tmpfs: dict[str, str] = field(default_factory=dict)  # container path -> mount options
+    init_path: str = ""                      # host path of tini, bind-mounted at INIT_PATH
+    memory: int = 0                          # bytes; 0 = unlimited
+    nano_cpus: int = 0                       # 1e9 = one CPU
+    cpu_shares: int = 0
+    pids_limit: int = 0                      # 0 = unlimited
 
 
 @dataclass

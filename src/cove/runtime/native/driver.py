@@ -24,10 +24,13 @@ from typing import Any
 
 import cove
 from cove.errors import Conflict, InvalidParameter, NotFound, RuntimeFailure
+from cove.kernel.cgroups import Cgroup, Limits
+from cove.runtime import security
 from cove.runtime.base import ContainerSpec, ContainerState, ExecutionDriver
 from cove.runtime.native import statefiles
 from cove.runtime.native.proto import recv_msg, send_msg
 
+CGROUP = "cgroup.json"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _SRC_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(cove.__file__)))
 
@@ -160,6 +163,20 @@ class NativeDriver(ExecutionDriver):
             if not os.path.isabs(m.destination) or not os.path.exists(m.source):
                 raise InvalidParameter(
                     f"container {spec.id}: bad mount {m.source} -> {m.destination}")
+        for path, opts in spec.tmpfs.items():
+            if not os.path.isabs(path) or os.path.normpath(path) == "/":
+                raise InvalidParameter(f"invalid tmpfs mount point {path!r}: "
+                                       "must be an absolute path other than /")
+            try:
+                security.tmpfs_options(opts)
+            except ValueError as exc:
+                raise InvalidParameter(f"invalid tmpfs mount {path}: {exc}") from exc
+        if spec.init_path and not os.access(spec.init_path, os.X_OK):
+            raise InvalidParameter(f"init binary {spec.init_path} not found")
+        if spec.memory and spec.memory < 6 * 1024 * 1024:
+            raise InvalidParameter("Minimum memory limit allowed is 6MB")
+        if spec.nano_cpus < 0 or spec.pids_limit < 0 or spec.cpu_shares < 0:
+            raise InvalidParameter("resource limits cannot be negative")
         if spec.netns_path is not None and not os.path.exists(spec.netns_path):
             raise InvalidParameter(
                 f"container {spec.id}: network namespace {spec.netns_path} does not exist")
@@ -199,11 +216,66 @@ class NativeDriver(ExecutionDriver):
             except FileNotFoundError:
                 pass
         os.makedirs(os.path.dirname(spec.log_path), exist_ok=True)
-        rep = self._call({"op": "start", "spec": dataclasses.asdict(spec), "state_dir": d})
+        cg = self._make_cgroup(spec, d)
+        msg = dataclasses.asdict(spec)
+        msg["cgroup"] = cg.to_dict()
+        try:
+            rep = self._call({"op": "start", "spec": msg, "state_dir": d})
+        except BaseException:
+            cg.remove()
+            raise
         if not rep.get("ok"):
+            cg.remove()
             raise StartFailed(f"failed to start container {spec.id}: {rep.get('error')}",
                               int(rep.get("code", 126)))
         return int(rep["monitor_pid"])
+
+    # -- cgroups -----------------------------------------------------------------------
+
+    def _make_cgroup(self, spec: ContainerSpec, d: str) -> Cgroup:
+        old = self._cgroup(spec.id)
+        if old is not None:
+            old.remove()
+        cg = Cgroup.plan(spec.id)
+        statefiles.write_json(os.path.join(d, CGROUP), cg.to_dict())
+        try:
+            cg.create(Limits(memory=spec.memory, nano_cpus=spec.nano_cpus,
+                             cpu_shares=spec.cpu_shares, pids_limit=spec.pids_limit))
+        except OSError as exc:
+            raise RuntimeFailure(f"cannot create the cgroup of container {spec.id}: "
+                                 f"{exc}") from exc
+        return cg
+
+    def _cgroup(self, container_id: str) -> Cgroup | None:
+        data = statefiles.read_json(os.path.join(self._dir(container_id), CGROUP))
+        return Cgroup.from_dict(data) if data else None
+
+    def stats(self, container_id: str) -> dict[str, int]:
+        """Resource usage from the container's cgroup (see :meth:`Cgroup.stats`)."""
+        self._files(container_id)
+        cg = self._cgroup(container_id)
+        if cg is None or not cg.exists():
+            raise Conflict(f"container {container_id} has no cgroup (not running)")
+        return cg.stats()
+
+    def pause(self, container_id: str) -> None:
+        """Freeze every process of the container."""
+        self._freeze(container_id, True)
+
+    def resume(self, container_id: str) -> None:
+        self._freeze(container_id, False)
+
+    def _freeze(self, container_id: str, frozen: bool) -> None:
+        if not self.state(container_id).running:
+            raise Conflict(f"Container {container_id} is not running")
+        cg = self._cgroup(container_id)
+        if cg is None:
+            raise Conflict(f"container {container_id} has no cgroup")
+        try:
+            cg.freeze(frozen)
+        except OSError as exc:
+            what = "pause" if frozen else "unpause"
+            raise RuntimeFailure(f"cannot {what} container {container_id}: {exc}") from exc
 
     def state(self, container_id: str) -> ContainerState:
         _, init, exit_ = self._files(container_id)
@@ -244,7 +316,9 @@ class NativeDriver(ExecutionDriver):
         try:
             if not statefiles.is_alive(pid, starttime):
                 return True
-            select.select([pidfd], [], [], timeout)
+            poller = select.poll()          # not select(): the daemon's fds may pass 1024
+            poller.register(pidfd, select.POLLIN)
+            poller.poll(max(0.0, timeout) * 1000)
         finally:
             os.close(pidfd)
         return not statefiles.is_alive(pid, starttime)
@@ -258,6 +332,12 @@ class NativeDriver(ExecutionDriver):
         errors: list[str] = []
         pid, start = int(init.get("pid", 0)), int(init.get("starttime", 0))
         mpid, mstart = int(init.get("monitor_pid", 0)), int(init.get("monitor_starttime", 0))
+        cg = self._cgroup(container_id)
+        if cg is not None:
+            try:
+                cg.freeze(False)  # a frozen process cannot die of SIGKILL
+            except OSError:
+                pass
         if statefiles.is_alive(pid, start):
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -271,6 +351,13 @@ class NativeDriver(ExecutionDriver):
             except ProcessLookupError:
                 pass
             self._wait_gone(mpid, mstart, 5)
+        if cg is not None:
+            for p in cg.pids():  # e.g. exec'd processes that outlived PID 1
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            errors.extend(cg.remove())
         state_dir = spec.get("state_dir") or ""
         if state_dir:
             for sub in ("upper", "work", "merged"):
@@ -300,9 +387,14 @@ class NativeDriver(ExecutionDriver):
             names.append("stderr")
             fds.append(stderr)
         exit_name = uuid.uuid4().hex + ".json"
+        d = self._dir(container_id)
+        spec = statefiles.read_json(os.path.join(d, statefiles.SPEC)) or {}
+        cg = self._cgroup(container_id)
         rep = self._call({"op": "exec", "pid": st.pid, "args": list(args), "env": list(env),
                           "cwd": cwd, "user": user, "exit_dir": self.exec_dir,
-                          "exit_name": exit_name, "fds": names}, fds)
+                          "exit_name": exit_name, "fds": names,
+                          "privileged": bool(spec.get("privileged")),
+                          "cgroup": cg.to_dict() if cg else None}, fds)
         if not rep.get("ok"):
             raise RuntimeFailure(f"exec in container {container_id} failed: "
                                  f"{rep.get('error')}")

@@ -18,6 +18,8 @@ import time
 from typing import Any, NoReturn
 
 from cove.kernel import syscalls as sc
+from cove.kernel.cgroups import Cgroup
+from cove.runtime import security
 from cove.runtime.native import libc, statefiles
 from cove.runtime.native.jsonlog import JsonLogWriter, timestamp
 from cove.runtime.native.process import ExecError, exec_process
@@ -63,12 +65,22 @@ def exit_code_of(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
+def caps_of(spec: dict[str, Any]) -> int | None:
+    """The capability mask for the container's processes (None: privileged, keep all)."""
+    return None if spec.get("privileged") else security.DEFAULT_CAP_MASK
+
+
+def cgroup_of(spec: dict[str, Any]) -> Cgroup | None:
+    cg = spec.get("cgroup")
+    return Cgroup.from_dict(cg) if cg else None
+
+
 # -- the container's PID 1 (C2) --------------------------------------------------------
 
-def _container_init(spec: dict[str, Any], ep_w: int, out_w: int, err_w: int) -> NoReturn:
+def _container_init(spec: dict[str, Any], ep_w: int, out_w: int, err_w: int,
+                    in_r: int = -1) -> NoReturn:
     try:
-        devnull = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(devnull, 0)
+        os.dup2(in_r if in_r >= 0 else os.open("/dev/null", os.O_RDONLY), 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         os.setsid()
@@ -79,8 +91,12 @@ def _container_init(spec: dict[str, Any], ep_w: int, out_w: int, err_w: int) -> 
         except OSError as exc:
             raise ExecError(f"unable to set up the container's root filesystem: {exc}",
                             126) from exc
-        exec_process(spec["args"], spec.get("env", []), spec.get("cwd") or "/",
-                     spec.get("user", ""), hostname, create_cwd=True)
+        args = list(spec["args"])
+        if spec.get("init_path"):
+            args = [security.INIT_PATH, "--", *args]
+        exec_process(args, spec.get("env", []), spec.get("cwd") or "/",
+                     spec.get("user", ""), hostname, create_cwd=True,
+                     caps=caps_of(spec))
     except ExecError as exc:
         msg, code = exc.message, exc.code
     except BaseException as exc:  # noqa: BLE001 - anything before exec is a start failure
@@ -142,16 +158,22 @@ def _monitor(spec: dict[str, Any], state_dir: str, report_fd: int) -> None:
     err_r, err_w = os.pipe()
     ep_r, ep_w = os.pipe()
     pid_r, pid_w = os.pipe()
+    # OpenStdin: a pipe whose write end this monitor holds until the container exits,
+    # so `cat` and `sh` wait on stdin as they do under Docker (no EOF).
+    in_r, in_w = os.pipe() if spec.get("open_stdin") else (-1, -1)
 
     c1 = os.fork()
     if c1 == 0:
         try:
             if netfd >= 0:
                 sc.setns(netfd, sc.CLONE_NEWNET)
+            cg = cgroup_of(spec)
+            if cg is not None:
+                cg.join(0)
             sc.unshare(NS_FLAGS)
             c2 = os.fork()
             if c2 == 0:
-                _container_init(spec, ep_w, out_w, err_w)
+                _container_init(spec, ep_w, out_w, err_w, in_r)
             write_all(pid_w, str(c2).encode())
             os._exit(0)
         except BaseException as exc:  # noqa: BLE001
@@ -162,6 +184,8 @@ def _monitor(spec: dict[str, Any], state_dir: str, report_fd: int) -> None:
                 os._exit(126)
     for fd in (out_w, err_w, ep_w, pid_w):
         os.close(fd)
+    if in_r >= 0:
+        os.close(in_r)
     if netfd >= 0:
         os.close(netfd)
     c2_raw = read_all(pid_r)
@@ -194,9 +218,16 @@ def _monitor(spec: dict[str, Any], state_dir: str, report_fd: int) -> None:
 
     _copy_output(out_r, err_r, log_fd)
     status = _reap(c2)
+    cg = cgroup_of(spec)
+    try:
+        oom = cg is not None and cg.oom_killed()
+    except OSError:
+        oom = False
     statefiles.write_json(os.path.join(state_dir, statefiles.EXIT), {
-        "exit_code": exit_code_of(status), "finished_at": timestamp(), "oom_killed": False,
+        "exit_code": exit_code_of(status), "finished_at": timestamp(), "oom_killed": oom,
     })
+    if cg is not None:
+        cg.remove()  # the cgroup lives as long as the container runs (delete retries)
 
 
 def _copy_output(out_r: int, err_r: int, log_fd: int) -> None:
@@ -250,6 +281,12 @@ def run_exec(req: dict[str, Any], stdout_fd: int, stderr_fd: int, exit_dir: str)
 
 def _exec_helper(req: dict[str, Any], stdout_fd: int, stderr_fd: int, dir_fd: int) -> int:
     pid = req["pid"]
+    cg = cgroup_of(req)
+    if cg is not None:  # before entering the container's mount namespace
+        try:
+            cg.join(0)
+        except OSError:
+            pass  # the container's cgroup is gone: run outside it rather than fail
     ns_fds = []
     try:
         for ns in ("ipc", "uts", "net", "pid", "mnt"):
@@ -271,10 +308,12 @@ def _exec_helper(req: dict[str, Any], stdout_fd: int, stderr_fd: int, dir_fd: in
             os.dup2(devnull, 0)
             os.dup2(stdout_fd, 1)
             os.dup2(stderr_fd, 2)
+            for fd in {stdout_fd, stderr_fd, devnull} - {0, 1, 2}:
+                os.close(fd)  # else background children keep the caller's pipe open
             exec_process(req["args"], req.get("env", []), req.get("cwd") or "/",
-                         req.get("user", ""))
+                         req.get("user", ""), caps=caps_of(req))
         except ExecError as exc:
-            code = exc.code
+            code = 126             # Docker's exec: every start failure is 126, even ENOENT
             msg = exc.message
         except BaseException as exc:  # noqa: BLE001
             msg = str(exc)

@@ -11,6 +11,8 @@ import errno
 import os
 import signal
 
+from cove.runtime.native import libc
+
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -96,8 +98,11 @@ def find_executable(arg0: str, path: str) -> str:
 
 
 def exec_process(args: list[str], env: list[str], cwd: str, user: str, hostname: str = "",
-                 create_cwd: bool = False) -> None:
-    """Switch user, chdir, exec. Returns only by raising ExecError."""
+                 create_cwd: bool = False, caps: int | None = None) -> None:
+    """Switch user, chdir, exec. Returns only by raising ExecError.
+
+    ``caps``: the capability mask to keep (bounding, effective, permitted) and
+    no_new_privs set; None keeps everything (``--privileged``)."""
     uid, gid, home = resolve_user(user)
     environ = make_env(env, home, hostname)
     cwd = cwd or "/"
@@ -109,9 +114,15 @@ def exec_process(args: list[str], env: list[str], cwd: str, user: str, hostname:
         raise ExecError(f'chdir to cwd ("{cwd}") set in config.json failed: '
                         f"{os.strerror(exc.errno or 0).lower()}", 126) from exc
     try:
+        if caps is not None:
+            libc.drop_bounding_set(caps, libc.cap_last_cap())
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
+        if caps is not None:
+            if uid == 0:
+                libc.set_caps(caps)
+            libc.set_no_new_privs()
     except OSError as exc:
         raise ExecError(f"setting user {user}: {exc.strerror}", 126) from exc
     path = find_executable(args[0], environ["PATH"])

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from cove.kernel import syscalls as sc
+from cove.runtime import security
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
@@ -102,14 +103,48 @@ def setup_rootfs(spec: dict[str, Any]) -> None:
     sc.mount("proc", proc, "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
     sys_dir = secure_join(root, "/sys")
     os.makedirs(sys_dir, exist_ok=True)
+    privileged = bool(spec.get("privileged"))
+    sys_ro = 0 if privileged else sc.MS_RDONLY
     try:
-        sc.mount("sysfs", sys_dir, "sysfs",
-                 sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+        sc.mount("sysfs", sys_dir, "sysfs", sys_ro | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
     except OSError:
         bind("/sys", sys_dir, readonly=True)  # e.g. sharing the host's netns
     _setup_dev(secure_join(root, "/dev"))
+    _setup_extras(root, spec)
+    if not privileged:
+        _mask_paths(root)
 
     os.chdir(root)
     sc.pivot_root(".", ".")
     sc.umount(".", sc.MNT_DETACH)
     os.chdir("/")
+    if spec.get("readonly_rootfs"):
+        sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
+
+
+def _setup_extras(root: str, spec: dict[str, Any]) -> None:
+    """``--tmpfs`` mounts and ``--init``'s tini at /sbin/docker-init (read-only)."""
+    for path, opts in sorted((spec.get("tmpfs") or {}).items()):
+        flags, data = security.tmpfs_options(opts)
+        target = secure_join(root, path)
+        os.makedirs(target, exist_ok=True)
+        sc.mount("tmpfs", target, "tmpfs", flags, data or None)
+    if spec.get("init_path"):
+        target = secure_join(root, security.INIT_PATH)
+        _make_target(target, False)
+        bind(spec["init_path"], target, readonly=True)
+
+
+def _mask_paths(root: str) -> None:
+    """Docker's masked paths (/dev/null over files, an empty read-only tmpfs over
+    directories) and read-only /proc paths (/proc/sys, ...)."""
+    for path in security.READONLY_PATHS:
+        target = os.path.join(root, path.lstrip("/"))
+        if os.path.exists(target):
+            bind(target, target, readonly=True)
+    for path in security.MASKED_PATHS:
+        target = os.path.join(root, path.lstrip("/"))
+        if os.path.isdir(target):
+            sc.mount("tmpfs", target, "tmpfs", sc.MS_RDONLY)
+        elif os.path.exists(target):
+            sc.mount("/dev/null", target, None, sc.MS_BIND)

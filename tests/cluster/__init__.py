@@ -1,0 +1,1 @@
+"""Tests against a real etcd server started by the test session."""
