@@ -10,6 +10,7 @@ CLI. Prints medians; the network part is the difference of the medians.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import subprocess
 import sys
@@ -54,7 +55,11 @@ def main() -> None:
                 subprocess.run([sys.executable, "-m", "cove.cli.main", "-H",
                                 f"unix://{d.sock}", "version"], check=True, capture_output=True)
                 cli.append((time.perf_counter() - t0) * 1000)
+            mark = d.log.stat().st_size
             bridge = timed_runs(d, args.n, "bridge")
+            with open(d.log) as f:
+                f.seek(mark)
+                sandbox = [float(m) for m in re.findall(r" sandbox=([0-9.]+)ms", f.read())]
             none = timed_runs(d, args.n, "none")
         finally:
             d.destroy()
@@ -65,6 +70,9 @@ def main() -> None:
     print(f"run --rm busybox true, none:   median {mn:.1f} ms "
           f"(min {min(none):.1f}, max {max(none):.1f}) over {args.n}")
     print(f"network part (bridge - none):  {mb - mn:.1f} ms")
+    if sandbox:
+        print(f"daemon-side sandbox set-up (netns + veth + eth0), bridge: median "
+              f"{statistics.median(sandbox):.1f} ms over {len(sandbox)}")
 
 
 if __name__ == "__main__":

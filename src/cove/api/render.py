@@ -13,6 +13,7 @@ from typing import Any
 
 from cove.api import resources
 from cove.engine.model import Container, ExecRecord, Image
+from cove.humanize import human_duration
 from cove.network.model import Endpoint, Network
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -41,34 +42,6 @@ def _split_tz(s: str) -> tuple[str, str, str]:
         if s[i] in "+-":
             return s[:i], s[i], s[i + 1:]
     return s, "+", "0"
-
-
-def human_duration(seconds: float) -> str:
-    """Docker's go-units HumanDuration."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = s // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(seconds / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def container_status_text(c: Container, now: float | None = None) -> str:

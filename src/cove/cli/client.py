@@ -5,14 +5,28 @@ One connection per request keeps it simple; unix-socket connects cost microsecon
 
 from __future__ import annotations
 
-import json
 import struct
 import sys
-from collections.abc import Iterable
-from typing import Any, BinaryIO
-from urllib.parse import quote, urlencode
 
+from cove.cli import jsonfast as json
 from cove.cli.http import Response, connect, send_request
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any, BinaryIO
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def quote(s: str, safe: str = "") -> str:
+    """Percent-encode for a URL path segment or query value (urllib.parse's rules)."""
+    ok = _SAFE | frozenset(safe.encode())
+    return "".join(chr(b) if b in ok else f"%{b:02X}" for b in str(s).encode())
+
+
+def urlencode(params: dict[str, Any]) -> str:
+    return "&".join(f"{quote(str(k))}={quote(str(v))}" for k, v in params.items())
 
 API_PREFIX = "/v1.41"
 DEFAULT_HOST = "unix:///run/cove/cove.sock"

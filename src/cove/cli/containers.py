@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any
 
-from cove.cli import resources
+from cove.cli import jsonfast, resources
 from cove.cli.client import Client, CLIError, DaemonError, copy_raw, demux, q
 from cove.cli.flags import Flag, parse
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CREATE_FLAGS = [
     Flag(("--name",), "name", "str"),
@@ -50,6 +52,8 @@ def _env_item(item: str) -> str:
 
 def _publish(specs: list[str]) -> tuple[dict[str, dict], dict[str, list[dict]]]:
     """-p [ip:][hostport:]port[/proto] → (ExposedPorts, PortBindings)."""
+    if not specs:
+        return {}, {}   # portspec (re, ipaddress) costs ~15 ms of start-up: only when used
     from cove.cli.portspec import PortSpecError, parse_publish
     try:
         return parse_publish(specs)
@@ -80,11 +84,12 @@ def create_body(opts: dict[str, Any], pos: list[str]) -> tuple[dict[str, Any], s
                        "Usage:  cove run [OPTIONS] IMAGE [COMMAND] [ARG...]", 125)
     image, cmd = pos[0], pos[1:]
     exposed, bindings = _publish(opts["publish"])
-    from cove.cli.portspec import PortSpecError, parse_expose
-    try:
-        exposed.update(parse_expose(opts["expose"]))
-    except PortSpecError as exc:
-        raise CLIError(str(exc), 125) from None
+    if opts["expose"]:
+        from cove.cli.portspec import PortSpecError, parse_expose
+        try:
+            exposed.update(parse_expose(opts["expose"]))
+        except PortSpecError as exc:
+            raise CLIError(str(exc), 125) from None
     labels = {}
     for lab in opts["label"]:
         k, _, v = lab.partition("=")
@@ -168,7 +173,7 @@ def cmd_run(cli: Client, args: list[str]) -> int:
     with attach:
         (copy_raw if opts["tty"] else demux)(attach)
     with wait:
-        out = json.loads(wait.read() or b"{}")
+        out = jsonfast.loads(wait.read() or b"{}")
     if out.get("Error"):
         raise CLIError(f"Error response from daemon: {out['Error'].get('Message', '')}", 125)
     return int(out.get("StatusCode", 125))
@@ -311,6 +316,8 @@ def inspect_refs(cli: Client, args: list[str], kind: str = "", verb: str = "insp
         for r in results:
             print(render(opts["format"], r))
     else:
+        import json
+
         print(json.dumps(results, indent=4))
     return rc
 

@@ -1,27 +1,68 @@
 """A minimal HTTP/1.1 client over a stream socket, for the CLI.
 
-``http.client`` pulls in the email package and costs ~30 ms of start-up; the CLI only
-needs to send one request per connection and read a response framed by Content-Length,
-chunked encoding or the end of the connection (a hijacked stream).
+``http.client`` pulls in the email package and costs ~30 ms of start-up, and even the
+``socket`` module costs ~13 ms (its enums); the CLI only needs to send one request per
+connection and read a response framed by Content-Length, chunked encoding or the end of
+the connection (a hijacked stream), so it uses ``_socket`` with a small read buffer.
 """
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
-from typing import Any, BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 
 class HTTPError(OSError):
     """The peer broke the protocol."""
 
 
+class _Reader:
+    """Buffered reads from a socket: ``readline``, ``read1``, ``read``."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self._sock = sock
+        self._buf = b""
+
+    def _fill(self) -> bool:
+        data = self._sock.recv(65536)
+        self._buf += data
+        return bool(data)
+
+    def readline(self, limit: int = 65537) -> bytes:
+        while b"\n" not in self._buf and len(self._buf) < limit:
+            if not self._fill():
+                break
+        i = self._buf.find(b"\n")
+        n = min(limit, i + 1 if i >= 0 else len(self._buf))
+        line, self._buf = self._buf[:n], self._buf[n:]
+        return line
+
+    def read1(self, n: int) -> bytes:
+        if not self._buf:
+            self._fill()
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def read(self, n: int) -> bytes:
+        while len(self._buf) < n and self._fill():
+            pass
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def close(self) -> None:
+        self._buf = b""
+
+
 class Response:
     """A response whose body is read lazily from the socket."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
-        self._file = sock.makefile("rb")
+        self._file = _Reader(sock)
         line = self._file.readline(65537)
         parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/"):
@@ -102,15 +143,16 @@ class Response:
         self.close()
 
 
-def connect(host: str, timeout: float | None = None) -> socket.socket:
+def connect(host: str, timeout: float | None = None) -> _socket.socket:
     """A connected socket for ``unix:///path`` or ``tcp://host:port``."""
     if host.startswith("unix://"):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         addr: Any = host[len("unix://"):]
     else:
         hostport = host.split("://", 1)[1].rstrip("/")
         h, _, p = hostport.rpartition(":")
-        s = socket.socket(socket.AF_INET6 if ":" in h else socket.AF_INET, socket.SOCK_STREAM)
+        fam = _socket.AF_INET6 if ":" in h else _socket.AF_INET
+        s = _socket.socket(fam, _socket.SOCK_STREAM)
         addr = (h.strip("[]"), int(p))
     try:
         s.settimeout(timeout)
@@ -121,7 +163,7 @@ def connect(host: str, timeout: float | None = None) -> socket.socket:
     return s
 
 
-def send_request(sock: socket.socket, method: str, url: str, headers: dict[str, str],
+def send_request(sock: _socket.socket, method: str, url: str, headers: dict[str, str],
                  body: bytes | BinaryIO | None = None) -> Response:
     """Write one request (a file body goes chunked) and read the response head."""
     hdrs = {"Host": "cove", "User-Agent": "cove-cli", **headers}

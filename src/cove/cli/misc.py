@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from cove.cli.client import Client, CLIError
 from cove.cli.flags import Flag, parse
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def cmd_images(cli: Client, args: list[str]) -> int:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from cove.cli.client import Client, CLIError, DaemonError, q
 from cove.cli.flags import Flag, parse
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CREATE_FLAGS = [
     Flag(("-d", "--driver"), "driver", "str"),

@@ -7,10 +7,13 @@ Sizes and CPU counts are parsed here, as the docker CLI does, with its messages.
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from cove.cli.client import Client, CLIError, q
 from cove.cli.flags import Flag, parse
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FLAGS = [
     Flag(("-v", "--volume"), "volume", "list"),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from cove.api.render import human_duration
+from cove.humanize import human_duration
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

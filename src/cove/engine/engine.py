@@ -302,19 +302,25 @@ class Engine:
     async def _start(self, c: Container) -> None:
         driver = self.drivers[c.driver]
         undo = Undo()
+        marks = [("begin", time.perf_counter())]
         try:
             sandbox = await asyncio.to_thread(
                 self.network.create_sandbox, c.id, c.config.network_mode)
             undo.push(lambda: self.network.delete_sandbox(c.id, sandbox.id))
+            marks.append(("sandbox", time.perf_counter()))
             await engports.publish(self, c)
             undo.push(lambda: engports.unpublish_now(self, c))
             if sandbox.netns_path and networking.wants_embedded_dns(self, c):
                 await networking.dns_attach(self, c.id, sandbox.netns_path)
+            marks.append(("ports+dns", time.perf_counter()))
             spec = self._spec(c, sandbox.netns_path)
             await asyncio.to_thread(driver.create, spec)
             undo.push(lambda: driver.delete(c.id))
+            marks.append(("driver.create", time.perf_counter()))
             monitor = await asyncio.to_thread(driver.start, spec)
+            marks.append(("driver.start", time.perf_counter()))
             st = await asyncio.to_thread(driver.state, c.id)
+            marks.append(("state", time.perf_counter()))
         except BaseException as exc:
             await networking.dns_detach(self, c.id)
             await asyncio.to_thread(undo.rollback)
@@ -335,6 +341,11 @@ class Engine:
         self._exit_events.setdefault(c.id, asyncio.Event())
         self._save(c)
         await networking.dns_sync(self)
+        marks.append(("saved", time.perf_counter()))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("start %s: %s", c.short_id, " ".join(
+                f"{name}={(t - prev) * 1000:.1f}ms"
+                for (name, t), (_, prev) in zip(marks[1:], marks, strict=False)))
         if not self._watch(c):
             await self._on_exit(c.id)
 
@@ -644,7 +655,8 @@ class Engine:
         if f is not None:
             async for rec in logfile.follow(
                     f, offset, stdout, stderr, False,
-                    lambda: c.status in ("created", "running") and c.id in self._containers):
+                    lambda: c.status in ("created", "running") and c.id in self._containers,
+                    exited=lambda: self._exit_events.get(c.id)):
                 yield rec
 
     # ------------------------------------------------------------------ exec

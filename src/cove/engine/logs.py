@@ -6,6 +6,7 @@ Each line of the file is ``{"log": "...", "stream": "stdout"|"stderr", "time": R
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import AsyncIterator, Callable
@@ -65,11 +66,14 @@ def open_log(path: str) -> TextIO:
 
 
 async def follow(f: TextIO, offset: int, stdout: bool, stderr: bool, timestamps: bool,
-                 alive: Callable[[], bool], poll: float = 0.02
+                 alive: Callable[[], bool], poll: float = 0.02,
+                 exited: Callable[[], asyncio.Event | None] | None = None
                  ) -> AsyncIterator[tuple[int, bytes]]:
     """Yield records appended after ``offset`` while ``alive()``, then the rest; closes ``f``.
 
     The file stays open throughout, so an auto-removed container's last lines are read.
+    Between polls it waits on the container's exit event when ``exited`` gives one, so
+    the end of a short-lived container is seen at once rather than at the next poll.
     """
     pending = ""
     try:
@@ -86,6 +90,11 @@ async def follow(f: TextIO, offset: int, stdout: bool, stderr: bool, timestamps:
             if not data:
                 if not was_alive:
                     return
-                await asyncio.sleep(poll)
+                ev = exited() if exited is not None else None
+                if ev is None:
+                    await asyncio.sleep(poll)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(ev.wait(), poll)
     finally:
         f.close()
