@@ -2,7 +2,8 @@
 
 Starts a coved in a throwaway network namespace (tests/harness.py), imports the busybox
 image, then times N runs each of `--network bridge` and `--network none` through the real
-CLI. Prints medians; the network part is the difference of the medians.
+CLI, and the bridge case under each installed OCI runtime (runc, crun). Prints
+medians; the network part is the difference of the medians.
 
     .venv/bin/python bench/run_latency.py [-n 30]
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.harness import Daemon  # noqa: E402
 
 
-def timed_runs(d: Daemon, n: int, network: str) -> list[float]:
+def timed_runs(d: Daemon, n: int, network: str, runtime: str = "native") -> list[float]:
     cmd = [sys.executable, "-m", "cove.cli.main", "-H", f"unix://{d.sock}",
-           "run", "--rm", "--network", network, "busybox", "true"]
+           "run", "--rm", "--runtime", runtime, "--network", network, "busybox", "true"]
     out = []
     for _ in range(n):
         t0 = time.perf_counter()
@@ -61,6 +63,11 @@ def main() -> None:
                 f.seek(mark)
                 sandbox = [float(m) for m in re.findall(r" sandbox=([0-9.]+)ms", f.read())]
             none = timed_runs(d, args.n, "none")
+            per_driver = {}
+            for rt in ("runc", "crun", "lxc"):        # issue 5: per execution driver
+                if shutil.which("lxc-execute" if rt == "lxc" else rt):
+                    timed_runs(d, 2, "bridge", rt)
+                    per_driver[rt] = timed_runs(d, args.n, "bridge", rt)
         finally:
             d.destroy()
     mb, mn = statistics.median(bridge), statistics.median(none)
@@ -70,6 +77,10 @@ def main() -> None:
     print(f"run --rm busybox true, none:   median {mn:.1f} ms "
           f"(min {min(none):.1f}, max {max(none):.1f}) over {args.n}")
     print(f"network part (bridge - none):  {mb - mn:.1f} ms")
+    for rt, times in per_driver.items():
+        print(f"run --rm --runtime {rt} busybox true, bridge: median "
+              f"{statistics.median(times):.1f} ms (min {min(times):.1f}, "
+              f"max {max(times):.1f}) over {args.n}")
     if sandbox:
         print(f"daemon-side sandbox set-up (netns + veth + eth0), bridge: median "
               f"{statistics.median(sandbox):.1f} ms over {len(sandbox)}")

@@ -8,7 +8,7 @@ cd "$here"
 
 pkgs=(nftables conntrack busybox-static tini iproute2 util-linux procps python3-venv tar)
 # tests and benchmarks also need: etcd (cluster tests), iperf3 (throughput), ping with DF
-[ "${1:-}" = "--test" ] && pkgs+=(etcd-server iperf3 iputils-ping)
+[ "${1:-}" = "--test" ] && pkgs+=(etcd-server iperf3 iputils-ping runc crun conmon lxc)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

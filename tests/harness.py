@@ -115,8 +115,8 @@ class Daemon:
 
         from cove.runtime.native import statefiles
 
-        base = self.exec_root / "native"
-        for d in base.iterdir() if base.is_dir() else []:
+        bases = [self.exec_root / n for n in ("native", "runc", "crun", "lxc")]
+        for d in [d for b in bases if b.is_dir() for d in b.iterdir()]:
             init = statefiles.read_json(str(d / statefiles.INIT)) or {}
             pid, start = init.get("pid", 0), init.get("starttime", 0)
             if pid and statefiles.is_alive(pid, start):

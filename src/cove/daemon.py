@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -58,6 +59,11 @@ async def run(args: argparse.Namespace) -> None:
                                 icc=args.icc == "true")
     images = ImageStore(root, store)
     drivers = {"native": get_driver("native", exec_root)}
+    for name in ("runc", "crun"):   # OCI runtimes, when their binary is installed
+        if shutil.which(name):
+            drivers[name] = get_driver(name, exec_root)
+    if shutil.which("lxc-execute"):   # Debian's LXC tools
+        drivers["lxc"] = get_driver("lxc", exec_root)
     if args.runtime not in drivers:
         raise SystemExit(f"coved: unknown runtime {args.runtime}")
     engine = Engine(root, exec_root, store, network, images, drivers, args.runtime,

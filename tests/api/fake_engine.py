@@ -188,6 +188,23 @@ class FakeEngine:
         self._bump(c.id)
         self.removed[c.id].set()
 
+    async def remove_link(self, name: str) -> None:
+        parent, _, alias = name.strip("/").rpartition("/")
+        if not parent:
+            raise Conflict("Conflict, cannot remove the default link name")
+        c = self.get_container(parent)
+        keep = [s for s in c.config.links if (s.split(":") + [s])[1].lstrip("/") != alias]
+        if len(keep) == len(c.config.links):
+            raise NotFound(f"No such container: {name}")
+        c.config.links = keep
+
+    async def prune_containers(self, match=None) -> tuple[list[str], int]:
+        gone = [c for c in list(self.containers.values())
+                if c.status not in ("running", "paused") and (match is None or match(c))]
+        for c in gone:
+            await self.remove_container(c.id)
+        return [c.id for c in gone], 4096 * len(gone)
+
     def get_container(self, ref: str) -> Container:
         if not ref:
             raise NotFound("No such container: ")
@@ -357,7 +374,7 @@ class FakeEngine:
 
     # -- user-defined networks (issue 4)
     async def create_network(self, name: str, **kw) -> Network:
-        if any(n.name == name for n in self.networks):
+        if any(n.name == name for n in self.networks) and kw.get("check_duplicate", True):
             raise Conflict(f"network with name {name} already exists")
         subnet = kw.get("subnet") or f"172.{18 + len(self.networks)}.0.0/16"
         net = Network(id=new_id(), name=name, driver=kw.get("driver") or "bridge",
@@ -365,6 +382,8 @@ class FakeEngine:
                       created=now_iso(), internal=bool(kw.get("internal")),
                       options=dict(kw.get("options") or {}),
                       labels=dict(kw.get("labels") or {}))
+        if kw.get("ipam_options", False) is not False:
+            net.ipam = {"Options": kw["ipam_options"]}
         self.networks.append(net)
         return net
 

@@ -35,8 +35,9 @@ def test_inside_a_container(daemon, tmp_path):
               "-v", f"{vol}:/v", "-v", f"{vol}:/ro:ro", "busybox", "sh", "-c", script)
     lines = r.stdout.splitlines()
     assert lines[0].startswith("pid1=sh -c ")
-    # only its own processes: sh and ps (tr may not have started when ps reads /proc)
-    assert {"sh", "ps"} <= set(lines[1].split()) <= {"sh", "ps", "tr"}, lines[1]
+    # only its own processes: sh and ps, and the pipeline's tr (absent when ps reads
+    # /proc first; "exe" while busybox re-executes itself through /proc/self/exe)
+    assert {"sh", "ps"} <= set(lines[1].split()) <= {"sh", "ps", "tr", "exe"}, lines[1]
     assert lines[2] == "box5"
     assert lines[3].split() == ["CapEff:", "00000000a80425fb"]
     for want in ("procsys-ro", "from host", "rootfs-ro", "tmpfs-ok", "bind-ro"):

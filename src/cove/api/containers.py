@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 from aiohttp import web
 
@@ -94,23 +93,6 @@ async def inspect(request: web.Request) -> web.Response:
                                                   request.app[ROOT]))
 
 
-def _filters(raw: str) -> dict[str, list[str]]:
-    if not raw:
-        return {}
-    try:
-        f = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid filter: {exc}") from exc
-    if not isinstance(f, dict):
-        raise InvalidParameter("invalid filter: must be a JSON object")
-    out: dict[str, list[str]] = {}
-    for k, v in f.items():
-        if k not in ("id", "name", "status", "label"):
-            raise InvalidParameter(f"invalid filter '{k}'")
-        out[k] = list(v) if isinstance(v, list) else [x for x, on in v.items() if on]
-    return out
-
-
 def _matches(c, f: dict[str, list[str]]) -> bool:
     if "id" in f and not any(c.id.startswith(x) for x in f["id"]):
         return False
@@ -129,7 +111,7 @@ async def list_(request: web.Request) -> web.Response:
     eng = engine(request)
     limit = parse.int_value(request.query, "limit", -1) or -1
     show_all = parse.bool_value(request.query, "all") or limit > 0
-    f = _filters(request.query.get("filters", ""))
+    f = parse.filters(request.query.get("filters", ""), ("id", "name", "status", "label"))
     if "status" in f:
         show_all = True
     cs = [c for c in eng.list_containers(all=show_all) if _matches(c, f)]
@@ -160,6 +142,9 @@ async def logs(request: web.Request) -> web.StreamResponse:
 async def delete(request: web.Request) -> web.Response:
     force = parse.bool_value(request.query, "force")
     eng = engine(request)
+    if parse.bool_value(request.query, "link"):     # a link name has a "/": see containerlinks
+        await eng.remove_link(request.match_info["id"])
+        return web.Response(status=204)
     anon: list[str] = []
     if parse.bool_value(request.query, "v") and hasattr(eng, "remove_volume"):
         c = eng.get_container(request.match_info["id"])

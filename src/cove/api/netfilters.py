@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from cove.api.parse import filters
 from cove.errors import InvalidParameter
 from cove.network.model import Network
 
@@ -13,19 +12,7 @@ BUILTIN = ("bridge", "host", "none")
 
 def parse(raw: str) -> dict[str, list[str]]:
     """The filters JSON (``{"name": ["x"]}`` or ``{"name": {"x": true}}``)."""
-    if not raw:
-        return {}
-    try:
-        f = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid filter: {exc}") from exc
-    if not isinstance(f, dict):
-        raise InvalidParameter("invalid filter: must be a JSON object")
-    out: dict[str, list[str]] = {}
-    for k, v in f.items():
-        if k not in KEYS:
-            raise InvalidParameter(f"invalid filter '{k}'")
-        out[k] = list(v) if isinstance(v, list) else [x for x, on in dict(v).items() if on]
+    out = filters(raw, KEYS)
     if any(t not in ("custom", "builtin") for t in out.get("type", [])):
         raise InvalidParameter(f"invalid filter: 'type'='{out['type']}'")
     return out

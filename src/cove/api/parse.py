@@ -7,6 +7,7 @@ before the engine is called. PascalCase JSON stays in ``cove.api``.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import signal as _signal
 from collections.abc import Mapping
@@ -254,6 +255,8 @@ def create_body(body: Any) -> ContainerConfig:
         links=_strlist(hc, "Links", h),
         publish_all=_bool(hc, "PublishAllPorts", h),
         **_host_resources(hc),
+        **_log_config(hc),
+        **_stop_timeout(b),
         endpoint_config=endpoint_config(eps, mode, _str(b, "MacAddress")),
     )
 
@@ -317,6 +320,11 @@ def network_create_body(body: Any) -> dict[str, Any]:
         "internal": _bool(b, "Internal"),
         "options": _strmap(b, "Options"), "labels": _strmap(b, "Labels"),
         "enable_ipv6": _bool(b, "EnableIPv6") or len(v4) != len(configs),
+        # API 1.41: only an explicit CheckDuplicate=false allows a second network of a name
+        "check_duplicate": b.get("CheckDuplicate") is None or _bool(b, "CheckDuplicate"),
+        # IPAM.Options echoed as given: null stays null, an absent IPAM shows {}
+        "ipam_options": (_strmap(ipam, "Options", "IPAM.") if ipam.get("Options") is not None
+                         else None) if b.get("IPAM") is not None else False,
     }
     return kw
 
@@ -339,6 +347,21 @@ def network_connect_body(body: Any) -> dict[str, Any]:
 def _host_resources(hc: dict) -> dict[str, Any]:
     from cove.api.resources import host_fields  # its own module (issue 5)
     return host_fields(hc)
+
+
+def _stop_timeout(b: dict) -> dict[str, Any]:
+    """Config.StopTimeout (seconds; absent: the daemon's default of 10)."""
+    v = b.get("StopTimeout")
+    if v is None:
+        return {}
+    if isinstance(v, bool) or not isinstance(v, int) or v < -1:
+        raise InvalidParameter("invalid StopTimeout: must be an integer of -1 or more")
+    return {"stop_timeout": v}
+
+
+def _log_config(hc: dict) -> dict[str, Any]:
+    from cove.api.logconfig import log_config  # its own module
+    return log_config(hc)
 
 
 def exec_body(body: Any) -> dict[str, Any]:
@@ -378,3 +401,27 @@ def repo_tag(repo: str, tag: str) -> tuple[str, str]:
     if not re.match(r"^[\w][\w.-]{0,127}$", tag):
         raise InvalidParameter(f"invalid tag format: {tag}")
     return repo, tag
+
+
+def filters(raw: str, allowed: tuple[str, ...]) -> dict[str, list[str]]:
+    """The ``filters`` query parameter (``{"k": ["v"]}`` or ``{"k": {"v": true}}``),
+    keys limited to ``allowed``; InvalidParameter for anything else."""
+    if not raw:
+        return {}
+    try:
+        f = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid filter: {exc}") from exc
+    if not isinstance(f, dict):
+        raise InvalidParameter("invalid filter: must be a JSON object")
+    out: dict[str, list[str]] = {}
+    for k, v in f.items():
+        if k not in allowed:
+            raise InvalidParameter(f"invalid filter '{k}'")
+        if isinstance(v, list):
+            out[k] = [str(x) for x in v]
+        elif isinstance(v, dict):
+            out[k] = [str(x) for x, on in v.items() if on]
+        else:
+            raise InvalidParameter(f"invalid filter '{k}': must be a list or an object")
+    return out

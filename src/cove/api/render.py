@@ -158,7 +158,8 @@ def host_config(c: Container) -> dict[str, Any]:
     cfg = c.config
     return {
         "Binds": None, "ContainerIDFile": "",
-        "LogConfig": {"Type": "json-file", "Config": {}},
+        "LogConfig": {"Type": "json-file", "Config": {},
+                      **(getattr(cfg, "log_config", None) or {})},
         "NetworkMode": cfg.network_mode or "default",
         "PortBindings": dict(cfg.port_bindings),
         "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
@@ -195,6 +196,8 @@ def container_config(c: Container) -> dict[str, Any]:
         "Entrypoint": list(cfg.entrypoint) or None, "OnBuild": None,
         "Labels": dict(cfg.labels),
     })
+    if getattr(cfg, "stop_timeout", None) is not None:
+        out["StopTimeout"] = cfg.stop_timeout
     return out
 
 
@@ -337,7 +340,8 @@ def network_inspect(net: Network, members: list[tuple[Container, Endpoint]]) -> 
     return {
         "Name": net.name, "Id": net.id, "Created": net.created or ZERO_TIME, "Scope": "local",
         "Driver": net.driver, "EnableIPv6": False,
-        "IPAM": {"Driver": "default", "Options": None if _predefined(net) else {},
+        "IPAM": {"Driver": "default", "Options": None if _predefined(net) else (
+                     net.ipam.get("Options", {}) if isinstance(net.ipam, dict) else {}),
                  "Config": _ipam_config(net)},
         "Internal": net.internal, "Attachable": False, "Ingress": False,
         "ConfigFrom": {"Network": ""}, "ConfigOnly": False,

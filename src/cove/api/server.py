@@ -19,7 +19,9 @@ from aiohttp import web, web_protocol, web_server
 
 from cove import API_VERSION, MIN_API_VERSION, __version__
 from cove.api import (
+    containerlinks,
     containerops,
+    containerprune,
     containers,
     execs,
     imagearchive,
@@ -98,8 +100,8 @@ def make_app(engine: Any, root: str = "/var/lib/cove") -> web.Application:
     app[ENGINE] = engine
     app[ROOT] = root
     app.on_response_prepare.append(_headers)
-    for module in (system, containers, containerops, execs, images, imagearchive, networks,
-                   resources, unsupported, volumes):
+    for module in (system, containerprune, containers, containerops, execs, images,
+                   imagearchive, networks, resources, unsupported, volumes, containerlinks):
         for method, path, handler in module.routes:
             app.router.add_route(method, path, handler)
             app.router.add_route(method, VERSION_PREFIX + path, handler)

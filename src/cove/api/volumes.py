@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from cove.api import parse
@@ -11,28 +9,6 @@ from cove.api.common import engine, json_response, read_json
 from cove.errors import InvalidParameter
 
 _FILTERS = ("name", "label", "dangling", "driver")
-
-
-def _filters(raw: str) -> dict[str, list[str]]:
-    if not raw:
-        return {}
-    try:
-        f = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid filter: {exc}") from exc
-    if not isinstance(f, dict):
-        raise InvalidParameter("invalid filter: must be a JSON object")
-    out: dict[str, list[str]] = {}
-    for k, v in f.items():
-        if k not in _FILTERS:
-            raise InvalidParameter(f"invalid filter '{k}'")
-        if isinstance(v, list):
-            out[k] = [str(x) for x in v]
-        elif isinstance(v, dict):
-            out[k] = [x for x, on in v.items() if on]
-        else:
-            raise InvalidParameter(f"invalid filter '{k}'")
-    return out
 
 
 def _match(eng, doc: dict, f: dict[str, list[str]]) -> bool:
@@ -76,7 +52,7 @@ async def create(request: web.Request) -> web.Response:
 
 async def list_(request: web.Request) -> web.Response:
     eng = engine(request)
-    f = _filters(request.query.get("filters", ""))
+    f = parse.filters(request.query.get("filters", ""), _FILTERS)
     vols = [d for d in eng.list_volumes() if _match(eng, d, f)]
     return json_response({"Volumes": vols, "Warnings": None})
 
@@ -92,7 +68,7 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def prune(request: web.Request) -> web.Response:
-    f = _filters(request.query.get("filters", ""))
+    f = parse.filters(request.query.get("filters", ""), _FILTERS)
     names, freed = engine(request).prune_volumes(f.get("label", []))
     return json_response({"VolumesDeleted": names or None, "SpaceReclaimed": freed})
 

@@ -10,7 +10,7 @@ Streams are async iterators of ``(stream, chunk)`` where stream is 1 (stdout) or
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from cove.engine.model import Container, ContainerConfig, ExecRecord, Image
@@ -35,6 +35,9 @@ class EngineAPI(Protocol):
     #   memory_cache, pids_current, pids_limit (cove.kernel.cgroups.Cgroup.stats)
     async def wait_container(self, ref: str, condition: str = "not-running") -> int: ...
     async def remove_container(self, ref: str, force: bool = False) -> None: ...
+    async def remove_link(self, name: str) -> None: ...   # "parent/alias": forget the link
+    async def prune_containers(self, match: Callable[[Container], bool] | None = None
+                               ) -> tuple[list[str], int]: ...   # stopped ones: ids, bytes
     def get_container(self, ref: str) -> Container: ...
     def list_containers(self, all: bool = False) -> list[Container]: ...
     def container_endpoints(self, c: Container) -> list[tuple[Network, Endpoint]]: ...

@@ -499,6 +499,8 @@ class Engine:
         c = self.get_container(ref)
         if c.status != "running":
             raise NotModified(f"container {c.id} is already stopped")
+        if timeout is None:
+            timeout = getattr(c.config, "stop_timeout", None)
         await self._stop(c, 10 if timeout is None else timeout)
 
     async def _stop(self, c: Container, timeout: float) -> None:
@@ -506,10 +508,10 @@ class Engine:
         if c.paused:  # a frozen process cannot act on SIGTERM
             await self._set_paused(c, False)
         ev = self._exit_events.get(c.id)
-        if timeout > 0 and ev is not None:
+        if timeout != 0 and ev is not None:        # -1: wait as long as it takes
             await asyncio.to_thread(driver.kill, c.id, _signal.SIGTERM)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ev.wait(), timeout)
+                await asyncio.wait_for(ev.wait(), None if timeout < 0 else timeout)
         if c.status == "running":
             await asyncio.to_thread(driver.kill, c.id, _signal.SIGKILL)
             if ev is not None:
@@ -592,6 +594,15 @@ class Engine:
                     " attempting removal or force remove")
             await self._stop(c, 0)
         await self._remove(c)
+
+    async def remove_link(self, name: str) -> None:
+        from cove.engine.linkremove import remove_link
+        await remove_link(self, name)
+
+    async def prune_containers(self, match: Callable[[Container], bool] | None = None
+                               ) -> tuple[list[str], int]:
+        from cove.engine.prune import prune_containers
+        return await prune_containers(self, match)
 
     async def _remove(self, c: Container) -> None:
         async with self._lock(c.id):

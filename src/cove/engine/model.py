@@ -45,6 +45,9 @@ class ContainerConfig:
     nano_cpus: int = 0
     cpu_shares: int = 0
     pids_limit: int = 0
+    # HostConfig.LogConfig as validated by cove.api.logconfig ({} = json-file, no options)
+    log_config: dict = field(default_factory=dict)
+    stop_timeout: int | None = None              # Config.StopTimeout (None: 10 s)
     # EndpointsConfig of the network the container is created on: IPAMConfig, Aliases,
     # MacAddress (Docker's NetworkingConfig), see cove.network.userdefined
     endpoint_config: dict = field(default_factory=dict)

@@ -30,7 +30,8 @@ async def create_network(eng: Engine, name: str, driver: str = "bridge", subnet:
                          aux_addresses: dict[str, str] | None = None, internal: bool = False,
                          options: dict[str, str] | None = None,
                          labels: dict[str, str] | None = None,
-                         enable_ipv6: bool = False) -> Network:
+                         enable_ipv6: bool = False, check_duplicate: bool = True,
+                         ipam_options: dict[str, str] | None | bool = False) -> Network:
     if enable_ipv6:
         raise InvalidParameter("IPv6 networks are not supported by cove yet")
     if ip_range and not subnet:
@@ -39,7 +40,7 @@ async def create_network(eng: Engine, name: str, driver: str = "bridge", subnet:
         raise InvalidParameter("gateway and aux-address can only be used with a subnet")
     return await asyncio.to_thread(
         eng.network.create_network, name, driver, subnet, gateway, internal, options, labels,
-        ip_range, aux_addresses)
+        ip_range, aux_addresses, check_duplicate, ipam_options)
 
 
 async def remove_network(eng: Engine, ref: str) -> None:

@@ -160,10 +160,17 @@ class NetworkController:
                        gateway: str = "", internal: bool = False,
                        options: dict[str, str] | None = None,
                        labels: dict[str, str] | None = None, ip_range: str = "",
-                       aux_addresses: dict[str, str] | None = None) -> Network:
+                       aux_addresses: dict[str, str] | None = None,
+                       check_duplicate: bool = True,
+                       ipam_options: dict[str, str] | None | bool = False) -> Network:
         """Create a user-defined bridge network (bridge ``br-<12hex>`` unless named by
-        ``com.docker.network.bridge.name``). Rolls back fully on failure."""
+        ``com.docker.network.bridge.name``). Rolls back fully on failure.
+        ``check_duplicate=False`` allows a second network of the same name (API 1.41);
+        ``ipam_options`` is IPAM.Options as the request gave it (None: null; False: not
+        given, shown as ``{}``)."""
         options = dict(options or {})
+        ipam_opts = {} if ipam_options is False else (
+            None if ipam_options is None else dict(ipam_options))
         if not name:
             raise InvalidParameter("network name is required")
         if driver in ("host", "null"):
@@ -175,7 +182,8 @@ class NetworkController:
         masq = _bool_opt(options, "com.docker.network.bridge.enable_ip_masquerade", True)
         with self._lock:
             nets = self.networks()
-            if any(n.name == name for n in nets):
+            if any(n.name == name and (check_duplicate or n.default or n.driver != "bridge")
+                   for n in nets):
                 raise Conflict(f"network with name {name} already exists")
             used = [n.subnet for n in nets if n.subnet]
             user_subnet = bool(subnet)
@@ -209,7 +217,7 @@ class NetworkController:
                           host_binding_ipv4=options.get(
                               "com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
                           options=options, labels=dict(labels or {}),
-                          ipam={"Driver": "default", "Options": {},
+                          ipam={"Driver": "default", "Options": ipam_opts,
                                 "UserSubnet": user_subnet,
                                 "Config": [userdefined.ipam_extras(
                                     subnet, gateway, ip_range, aux_addresses)]})
