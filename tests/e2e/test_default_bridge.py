@@ -196,3 +196,20 @@ def test_stop_sends_term_then_kill(daemon):
         assert daemon.inspect("stop1", "{{.NetworkSettings.SandboxKey}}") == ""
     finally:
         daemon.cli("rm", "-f", "stop1")
+
+
+def test_rm_removes_the_veth_even_when_a_process_holds_the_netns(daemon):
+    """The kernel keeps a netns (and its veth pair) alive while any process is inside it;
+    the address is free for the next container at once, so the old veth must be gone
+    from the bridge when rm returns, or two ports would carry one IP and MAC."""
+    daemon.cli("run", "-d", "--name", "held1", "busybox", "sleep", "300")
+    sandbox = daemon.inspect("held1", "{{.NetworkSettings.SandboxKey}}")
+    before = {ln for ln in daemon.links() if ln.startswith("veth")}
+    holder = subprocess.Popen(["nsenter", f"--net={sandbox}", "sleep", "60"])
+    try:
+        time.sleep(0.2)
+        daemon.cli("rm", "-f", "held1")
+        assert not {ln for ln in daemon.links() if ln.startswith("veth")} & before
+    finally:
+        holder.kill()
+        holder.wait()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -391,9 +392,20 @@ class NetworkController:
         return [ep]
 
     def delete_endpoints(self, container_id: str) -> None:
-        """Release the container's leases (deleting what is gone is fine)."""
+        """Release the container's leases (deleting what is gone is fine).
+
+        A host veth still on a bridge (its netns kept alive by some process, so the
+        kernel has not destroyed the pair yet) is deleted first: the address and the MAC
+        derived from it must not be on the bridge twice once the lease is reused."""
+        eps = self.endpoints(container_id)
+        for e in eps:
+            if e.host_ifname and _link_exists(e.host_ifname):
+                try:
+                    self.nl.delete_link(e.host_ifname)
+                except CoveError as exc:
+                    log.warning("removing %s: %s", e.host_ifname, exc.message)
         with self._lock, self.store.transaction():
-            for e in self.endpoints(container_id):
+            for e in eps:
                 self.store.delete(ENDPOINT, e.id)
 
     # -- sandboxes
@@ -484,6 +496,14 @@ class NetworkController:
                     return
 
         threading.Thread(target=reap, name="cove-veth-reaper", daemon=True).start()
+
+
+def _link_exists(name: str) -> bool:
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
 
 
 def _bool_opt(options: dict[str, str], key: str, default: bool) -> bool:
