@@ -19,6 +19,7 @@ from cove.api import parse
 from cove.api.common import engine, json_response
 from cove.engine.model import Container
 from cove.errors import InvalidParameter
+from cove.kernel import procfs
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 SAMPLE_GAP = 0.5
@@ -117,17 +118,6 @@ def render_host(c: Container) -> dict[str, Any]:
     }
 
 
-def _mem_total() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def _cpu(s: dict[str, Any]) -> dict[str, Any]:
     if "cpu_usage" not in s:
         return {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0,
@@ -146,7 +136,7 @@ def stats_json(cur: dict[str, Any], pre: dict[str, Any] | None) -> dict[str, Any
     """Docker's stats object from engine samples (``pre`` None: zero precpu)."""
     running = "cpu_usage" in cur
     limit = cur.get("memory_limit", 0)
-    total = _mem_total()
+    total = procfs.mem_total()
     if not limit or (total and limit > total):
         limit = total
     memory: dict[str, Any] = {}

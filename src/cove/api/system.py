@@ -12,6 +12,7 @@ from cove import API_VERSION, MIN_API_VERSION, __version__
 from cove.api import render
 from cove.api.common import engine, json_response
 from cove.api.render import _go_arch
+from cove.kernel import procfs
 
 
 def _os_name() -> str:
@@ -23,17 +24,6 @@ def _os_name() -> str:
     except OSError:
         pass
     return "Linux"
-
-
-def _mem_total() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 def _count_dir(path: str) -> int:
@@ -100,7 +90,7 @@ async def info(request: web.Request) -> web.Response:
         "OSVersion": "",
         "Architecture": platform.machine(),
         "NCPU": os.cpu_count() or 1,
-        "MemTotal": _mem_total(),
+        "MemTotal": procfs.mem_total(),
         "Runtimes": runtimes,
         "DefaultRuntime": i.get("default_runtime", ""),
         "ServerVersion": __version__,

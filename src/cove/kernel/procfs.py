@@ -1,4 +1,4 @@
-"""Reading processes from /proc: the members of a pid namespace, and what ``ps`` shows."""
+"""Reading /proc: the members of a pid namespace, what ``ps`` shows, the host's memory."""
 
 from __future__ import annotations
 
@@ -67,3 +67,15 @@ def user_name(uid: int) -> str:
 
 def clock_ticks() -> int:
     return os.sysconf("SC_CLK_TCK")
+
+
+def mem_total() -> int:
+    """The host's memory in bytes (MemTotal of /proc/meminfo), 0 if unreadable."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
