@@ -26,6 +26,7 @@ import cove
 from cove.errors import Conflict, InvalidParameter, NotFound, RuntimeFailure
 from cove.kernel import cgroups
 from cove.runtime.base import ContainerSpec, ContainerState, ExecutionDriver
+from cove.runtime.common import state_from_files
 from cove.runtime.lxc import cgroupdirs
 from cove.runtime.lxc.config import render_config
 from cove.runtime.lxc.monitor import SIGNAL
@@ -159,20 +160,7 @@ class LxcDriver(ExecutionDriver):
 
     def state(self, container_id: str) -> ContainerState:
         _, init, exit_ = self._files(container_id)
-        if init is None:
-            return ContainerState(running=False)
-        started = init.get("started_at", "")
-        if exit_ is not None:
-            return ContainerState(running=False, exit_code=int(exit_["exit_code"]),
-                                  oom_killed=bool(exit_.get("oom_killed")),
-                                  started_at=started, finished_at=exit_.get("finished_at", ""))
-        pid = int(init.get("pid", 0))
-        if pid and statefiles.is_alive(pid, int(init.get("starttime", 0))):
-            return ContainerState(running=True, pid=pid, started_at=started)
-        if statefiles.is_alive(int(init.get("monitor_pid", 0)),
-                               int(init.get("monitor_starttime", 0))):
-            return ContainerState(running=False, started_at=started)
-        return ContainerState(running=False, exit_code=255, started_at=started)
+        return state_from_files(init, exit_)
 
     def kill(self, container_id: str, signal: int) -> None:  # noqa: A002
         d, init, exit_ = self._files(container_id)
