@@ -5,4 +5,4 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 bash scripts/install.sh --test
 .venv/bin/ruff check src tests bench
-exec .venv/bin/pytest -q -p no:cacheprovider "$@"
+exec .venv/bin/pytest -q -rs -p no:cacheprovider "$@"

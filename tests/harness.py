@@ -21,8 +21,10 @@ def sh(*cmd: str, check: bool = True, timeout: float = 60) -> subprocess.Complet
 class Daemon:
     """One coved with its own netns, root, exec-root and socket."""
 
-    def __init__(self, base: Path) -> None:
-        self.ns = "covee2e" + secrets.token_hex(3)
+    def __init__(self, base: Path, ns: str | None = None) -> None:
+        # ns: run in this existing named netns (owned by the caller, left in place)
+        self.own_ns = ns is None
+        self.ns = ns or "covee2e" + secrets.token_hex(3)
         self.netns = f"/run/netns/{self.ns}"
         self.root = base / "root"
         self.exec_root = base / "run"
@@ -30,8 +32,9 @@ class Daemon:
         self.log = base / "coved.log"
         self.proc: subprocess.Popen | None = None
         self.extra_args: list[str] = []      # more coved flags (e.g. --dns-upstream)
-        sh("ip", "netns", "add", self.ns)
-        sh("ip", "-n", self.ns, "link", "set", "lo", "up")
+        if self.own_ns:
+            sh("ip", "netns", "add", self.ns)
+            sh("ip", "-n", self.ns, "link", "set", "lo", "up")
 
     # -- process
     def start(self) -> None:
@@ -146,7 +149,8 @@ class Daemon:
         for f in self.netns_files():
             p = self.exec_root / "netns" / f
             subprocess.run(["umount", "-l", str(p)], capture_output=True)
-        sh("ip", "netns", "del", self.ns, check=False)
+        if self.own_ns:
+            sh("ip", "netns", "del", self.ns, check=False)
         for m in reversed(self.mounts()):
             subprocess.run(["umount", "-l", m], capture_output=True)
 

@@ -24,6 +24,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--exec-root", default="/run/cove", help="runtime state directory")
     p.add_argument("-H", "--host", default="unix:///run/cove/cove.sock",
                    help="socket to listen on (unix://PATH)")
+    p.add_argument("--tcp", default="", metavar="ADDR:PORT",
+                   help="also serve the API on plain TCP (no TLS: loopback or a private "
+                        "network namespace only), e.g. 127.0.0.1:2375")
     p.add_argument("--bip", default=None,
                    help="default bridge address and prefix, e.g. 172.30.0.1/16")
     p.add_argument("--bridge", default="cove0", help="name of the default bridge")
@@ -32,6 +35,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="inter-container communication on the default bridge")
     p.add_argument("--dns-upstream", action="append", default=[], metavar="IP[:PORT]",
                    help="upstream server of the embedded DNS (default: /etc/resolv.conf's)")
+    p.add_argument("--cluster-store", default="", metavar="etcd://HOST:PORT[,HOST:PORT]",
+                   help="etcd endpoints of the cluster (enables overlay networks)")
+    p.add_argument("--cluster-advertise", default="", metavar="ADDR",
+                   help="this node's address on the underlay: an IPv4 or an interface name")
+    p.add_argument("--cluster-ttl", type=float, default=10.0, metavar="SECONDS",
+                   help="TTL of this node's cluster lease")
+    p.add_argument("--cluster-reap-grace", type=float, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--cluster-node-name", default="", help=argparse.SUPPRESS)
     p.add_argument("--log-level", default="info",
                    choices=["debug", "info", "warning", "error"])
     return p.parse_args(argv)
@@ -66,12 +77,19 @@ async def run(args: argparse.Namespace) -> None:
         drivers["lxc"] = get_driver("lxc", exec_root)
     if args.runtime not in drivers:
         raise SystemExit(f"coved: unknown runtime {args.runtime}")
+    agent = await asyncio.to_thread(make_cluster, args, network, root, exec_root)
     engine = Engine(root, exec_root, store, network, images, drivers, args.runtime,
                     dns=make_dns(args))
     await engine.start()
+    if agent is not None:
+        wire_cluster(agent, network, engine, asyncio.get_running_loop())
     app = make_app(engine)
     runner = await serve(app, socket_path(args.host))
     log.info("coved listening on %s", args.host)
+    if args.tcp:
+        from cove.api.server import serve_tcp
+        await serve_tcp(runner, args.tcp)
+        log.info("coved listening on tcp://%s", args.tcp)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -80,9 +98,58 @@ async def run(args: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+        if agent is not None:
+            await asyncio.to_thread(agent.close)
         await engine.close()
         store.close()
         log.info("coved stopped")
+
+
+def make_cluster(args: argparse.Namespace, network, root: str, exec_root: str):
+    """The cluster agent and the controller's overlay networks (``--cluster-store``), or
+    None. Bad flags stop the daemon; an unreachable etcd does not (the agent retries)."""
+    if not args.cluster_store:
+        if args.cluster_advertise:
+            raise SystemExit("coved: --cluster-advertise needs --cluster-store")
+        return None
+    from cove.cluster.agent import ClusterAgent, resolve_advertise
+    from cove.errors import CoveError
+    from cove.network.overlaynet import OverlayNetworks
+    from cove.store.etcd import parse_endpoints
+
+    if not args.cluster_advertise:
+        raise SystemExit("coved: --cluster-store needs --cluster-advertise ADDR")
+    if args.cluster_ttl <= 0 or (args.cluster_reap_grace is not None
+                                 and args.cluster_reap_grace <= args.cluster_ttl):
+        raise SystemExit("coved: --cluster-ttl must be > 0 and the reap grace > the TTL")
+    try:
+        parse_endpoints(args.cluster_store)
+        vtep, underlay = resolve_advertise(args.cluster_advertise)
+    except CoveError as exc:
+        raise SystemExit(f"coved: {exc.message}") from exc
+    agent = ClusterAgent(args.cluster_store, vtep, underlay, root,
+                         advertise=args.cluster_advertise, ttl=args.cluster_ttl,
+                         reap_grace=args.cluster_reap_grace,
+                         node_name=args.cluster_node_name)
+    OverlayNetworks(network, agent)
+    return agent
+
+
+def wire_cluster(agent, network, engine, loop: asyncio.AbstractEventLoop) -> None:
+    """Give the overlay networks the container names and a DNS refresh, then connect."""
+    from cove.engine import networking
+
+    def describe(cid: str) -> str:
+        c = engine._containers.get(cid)
+        return c.name if c is not None else ""
+
+    def dns_changed() -> None:
+        if not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(networking.dns_sync(engine), loop)
+
+    network.overlay.describe = describe
+    network.overlay.on_dns_change = dns_changed
+    agent.start()
 
 
 def make_dns(args: argparse.Namespace):

@@ -27,14 +27,31 @@ def _simulate(argv: list[str]) -> tuple[list[tuple[int, bytes]], int | None]:
     return [], None
 
 
+class FakeSink:
+    """Stands in for :class:`cove.engine.stdio.StdinSink`: collects what is written."""
+
+    def __init__(self, buf: bytearray) -> None:
+        self.buf = buf
+        self.closed = False
+
+    async def write(self, data: bytes) -> None:
+        self.buf += data
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class FakeEngine:
     def __init__(self) -> None:
+        from cove.engine.events import EventBus
+        self.events = EventBus()          # GET /events
         self.containers: dict[str, Container] = {}
         self.output: dict[str, list[tuple[float, int, bytes]]] = {}
         self.changed: dict[str, asyncio.Event] = {}
         self.removed: dict[str, asyncio.Event] = {}
         self.endpoints: dict[str, list[tuple[Network, Endpoint]]] = {}
         self.execs: dict[str, ExecRecord] = {}
+        self.stdin: dict[str, bytearray] = {}      # container/exec id -> bytes relayed
         self.calls: list[tuple] = []
         self.next_ip = 2
         self.exits: dict[str, int] = {}
@@ -52,6 +69,9 @@ class FakeEngine:
         self.images = [busybox]
 
     # -- system
+    def cluster_info(self) -> dict:
+        return getattr(self, "cluster", {})
+
     def info(self) -> dict:
         cs = list(self.containers.values())
         running = sum(c.status == "running" for c in cs)
@@ -137,6 +157,15 @@ class FakeEngine:
         if c.status != "running":
             raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
         await self._exited(c, 137)
+
+    async def update_container(self, ref: str, resources: dict[str, int],
+                               restart_policy: dict | None = None) -> list[str]:
+        from cove.engine.update import merge  # the real validation, no cgroup
+        c = self.get_container(ref)
+        self.calls.append(("update", c.id, dict(resources), restart_policy))
+        for k, v in merge(c.config, resources, restart_policy).items():
+            setattr(c.config, k, v)
+        return []
 
     async def pause_container(self, ref: str) -> None:
         c = self.get_container(ref)
@@ -271,15 +300,37 @@ class FakeEngine:
     # -- exec
     async def exec_create(self, ref: str, cmd: list[str], env: list[str] | None = None,
                           working_dir: str = "", user: str = "", tty: bool = False,
-                          attach_stdout: bool = True, attach_stderr: bool = True) -> str:
+                          attach_stdout: bool = True, attach_stderr: bool = True,
+                          attach_stdin: bool = False, detach_keys: str = "") -> str:
         c = self.get_container(ref)
         if c.status != "running":
             raise Conflict(f"Container {c.id} is not running")
         e = ExecRecord(id=new_id(), container_id=c.id, cmd=cmd, env=env or [],
                        working_dir=working_dir, user=user, tty=tty,
-                       attach_stdout=attach_stdout, attach_stderr=attach_stderr)
+                       attach_stdout=attach_stdout, attach_stderr=attach_stderr,
+                       attach_stdin=attach_stdin, detach_keys=detach_keys)
         self.execs[e.id] = e
         return e.id
+
+    # -- issue 6: stdin and tty size (records what a client sent)
+    async def attach_stdin(self, ref: str) -> FakeSink | None:
+        c = self.get_container(ref)
+        if not c.config.open_stdin:
+            return None
+        return FakeSink(self.stdin.setdefault(c.id, bytearray()))
+
+    async def exec_stdin(self, exec_id: str) -> FakeSink | None:
+        e = self.exec_inspect(exec_id)
+        return FakeSink(self.stdin.setdefault(e.id, bytearray())) if e.attach_stdin else None
+
+    async def resize_container(self, ref: str, height: int, width: int) -> None:
+        c = self.get_container(ref)
+        if c.status != "running":
+            raise Conflict(f"Container {c.id} is not running")
+        self.calls.append(("resize", c.id, height, width))
+
+    async def resize_exec(self, exec_id: str, height: int, width: int) -> None:
+        self.calls.append(("resize_exec", self.exec_inspect(exec_id).id, height, width))
 
     async def exec_start(self, exec_id: str, detach: bool = False
                          ) -> AsyncIterator[tuple[int, bytes]]:
@@ -326,6 +377,18 @@ class FakeEngine:
                 other.repo_tags.remove(ref)
         img = Image(id="sha256:" + h.hexdigest(), repo_tags=[ref], created=now_iso(),
                     size=size, layers=[])
+        self.images.append(img)
+        return img
+
+    async def commit_container(self, ref: str, repo_tag: str = "", comment: str = "",
+                               author: str = "", changes: list[str] | None = None,
+                               config: dict | None = None, pause: bool = True) -> Image:
+        from cove.images.commit import apply_changes
+        c = self.get_container(ref)
+        cfg = apply_changes({"Cmd": list(c.config.cmd), **(config or {})}, changes or [])
+        img = Image(id="sha256:" + hashlib.sha256(f"{c.id}{now_iso()}".encode()).hexdigest(),
+                    repo_tags=[repo_tag] if repo_tag else [], created=now_iso(), size=0,
+                    layers=[], config=cfg, comment=comment, author=author)
         self.images.append(img)
         return img
 
@@ -405,7 +468,8 @@ class FakeEngine:
     async def connect_network(self, net_ref: str, container_ref: str, ip: str = "",
                               aliases: list[str] | None = None,
                               links: list[str] | None = None, mac: str = "",
-                              driver_opts: dict[str, str] | None = None) -> None:
+                              driver_opts: dict[str, str] | None = None, ip6: str = "",
+                              link_local_ips: list[str] | None = None) -> None:
         net = self.get_network(net_ref)
         c = self.get_container(container_ref)
         eps = self.endpoints.setdefault(c.id, [])

@@ -77,4 +77,5 @@ def test_network_create_body_options():
                   "gateway": "10.1.0.1", "ip_range": "10.1.0.0/25",
                   "aux_addresses": {"r": "10.1.0.2"}, "internal": True,
                   "options": {"com.docker.network.driver.mtu": "1400"}, "labels": {},
-                  "enable_ipv6": False, "check_duplicate": True, "ipam_options": None}
+                  "enable_ipv6": False, "ipv6_pool": None, "check_duplicate": True,
+                  "ipam_options": None}

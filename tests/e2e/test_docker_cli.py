@@ -135,6 +135,61 @@ def test_exec_it_under_a_pseudo_terminal(docker):
         docker("rm", "-f", name)
 
 
+def _under_pty(docker, args: list[str], script: list[tuple[bytes, bytes]],
+               timeout: float = 20) -> tuple[int, bytes]:
+    """Run ``docker ARGS`` with a pty as its terminal; for each (wait_for, send) of
+    ``script`` wait until the output shows ``wait_for`` and type ``send``. Returns the
+    exit code and everything the terminal showed."""
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.environ.update(docker.env)
+        os.execv(DOCKER, [DOCKER, *args])
+    out = b""
+    steps = list(script)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if steps and steps[0][0] in out:
+                os.write(fd, steps.pop(0)[1])
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        if time.monotonic() >= deadline:
+            os.kill(pid, 9)
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert not steps, f"never saw {steps[0][0]!r} in {out!r}"
+    return os.waitstatus_to_exitcode(status), out
+
+
+def test_exec_it_has_a_tty_and_run_it_takes_the_exit_from_the_terminal(docker):
+    name = _name("tty")
+    docker("run", "-d", "--name", name, "busybox", "sleep", "60", check=True)
+    try:
+        code, out = _under_pty(docker, ["exec", "-it", name, "sh", "-c", "tty; echo ok"], [])
+        assert code == 0
+        assert b"/dev/pts/" in out and b"ok\r\n" in out
+    finally:
+        docker("rm", "-f", name)
+    code, out = _under_pty(docker, ["run", "-it", "--rm", "busybox", "sh"],
+                           [(b"# ", b"stty size; exit 5\r")])
+    assert code == 5, out
+    assert b"exit 5" in out                   # the shell echoed what the terminal typed
+    r = docker("run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo end", input="piped\n",
+               timeout=20)                    # stdin without a tty, closed at its EOF
+    assert (r.returncode, r.stdout) == (0, "piped\nend\n")
+
+
 def test_publish_and_port(docker, daemon):
     name = _name("pub")
     docker("run", "-d", "--name", name, "-p", "18091:80", "busybox", "httpd", "-f", "-p",

@@ -6,9 +6,11 @@ import asyncio
 
 from aiohttp import web
 
-from cove.api import parse, render
+from cove.api import attachio, parse, render
 from cove.api.common import ROOT, dumps, engine, json_response, read_json
 from cove.api.streams import stream_out
+from cove.engine import health
+from cove.engine.hostmodes import check_logs
 from cove.errors import CoveError, InvalidParameter
 
 
@@ -34,9 +36,11 @@ async def restart(request: web.Request) -> web.Response:
     eng = engine(request)
     ref = request.match_info["id"]
     t = parse.int_value(request.query, "t")
-    if eng.get_container(ref).status == "running":
+    if eng.get_container(ref).status in ("running", "restarting"):
         await eng.stop_container(ref, timeout=t)
     await eng.start_container(ref)
+    from cove.engine import events
+    events.container(eng, eng.get_container(ref), "restart")
     return web.Response(status=204)
 
 
@@ -72,18 +76,20 @@ async def wait(request: web.Request) -> web.StreamResponse:
 
 
 async def attach(request: web.Request) -> web.StreamResponse:
-    """Attach to output (stdin is not supported) — served from the log stream: history
-    when ``logs=1`` or the container has not started yet, then follow while ``stream=1``."""
+    """Attach — output served from the log stream: history when ``logs=1`` or the
+    container has not started yet, then follow while ``stream=1``; with ``stdin=1`` the
+    hijacked connection's input goes to its stdin (``api/attachio.py``)."""
     q = request.query
     eng = engine(request)
     c = eng.get_container(request.match_info["id"])
+    relay = attachio.container_input(request, c)
     stdout, stderr = parse.bool_value(q, "stdout"), parse.bool_value(q, "stderr")
     if not (stdout or stderr):
         stdout = stderr = True
     stream = parse.bool_value(q, "stream")
     output = eng.attach(c.id, stdout=stdout, stderr=stderr,
                         logs=parse.bool_value(q, "logs"), stream=stream)
-    return await stream_out(request, output, tty=c.config.tty, grace=0)
+    return await stream_out(request, output, tty=c.config.tty, grace=0, stdin=relay)
 
 
 async def inspect(request: web.Request) -> web.Response:
@@ -100,6 +106,8 @@ def _matches(c, f: dict[str, list[str]]) -> bool:
         return False
     if "status" in f and c.status not in f["status"]:
         return False
+    if "health" in f and health.filter_value(c.health) not in f["health"]:
+        return False
     for lab in f.get("label", []):
         k, eq, v = lab.partition("=")
         if k not in c.config.labels or (eq and c.config.labels[k] != v):
@@ -111,7 +119,11 @@ async def list_(request: web.Request) -> web.Response:
     eng = engine(request)
     limit = parse.int_value(request.query, "limit", -1) or -1
     show_all = parse.bool_value(request.query, "all") or limit > 0
-    f = parse.filters(request.query.get("filters", ""), ("id", "name", "status", "label"))
+    f = parse.filters(request.query.get("filters", ""),
+                      ("id", "name", "status", "label", "health"))
+    for v in f.get("health", []):
+        if v not in ("starting", "healthy", "unhealthy", "none"):
+            raise InvalidParameter(f"Unrecognised filter value for health: {v}")
     if "status" in f:
         show_all = True
     cs = [c for c in eng.list_containers(all=show_all) if _matches(c, f)]
@@ -134,6 +146,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     until = parse.float_value(q, "until")
     timestamps = parse.bool_value(q, "timestamps")
     c = eng.get_container(request.match_info["id"])
+    check_logs(c)                   # log driver "none": Docker's 501
     it = eng.logs(c.id, stdout=stdout, stderr=stderr, follow=follow, tail=tail, since=since,
                   until=until, timestamps=timestamps)
     return await stream_out(request, it, tty=c.config.tty, grace=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cove.api import parse, render
+from cove.api import attachio, parse, render
 from cove.api.common import engine, json_response, read_json
 from cove.api.streams import stream_out
 
@@ -25,7 +25,8 @@ async def start(request: web.Request) -> web.StreamResponse:
         async for _ in it:                       # a detached start yields nothing
             pass
         return web.Response(status=200)
-    return await stream_out(request, it, tty=tty or record.tty)
+    relay = attachio.exec_input(request, record)
+    return await stream_out(request, it, tty=tty, stdin=relay)
 
 
 async def inspect(request: web.Request) -> web.Response:

@@ -1,9 +1,10 @@
 """``HostConfig.LogConfig`` of ``POST /containers/create``, validated like Docker's
-json-file driver (cove's only log driver): the type must be ``json-file`` (or empty, the
-default), other drivers Docker knows are 501, unknown ones are Docker's "no log driver"
-error; the options are the json-file ones with valid values. The result is kept on the
-container and shown in inspect. (cove's json-file logs do not rotate yet: ``max-size`` /
-``max-file`` are validated and recorded, not enforced.)"""
+json-file driver (cove's only log driver besides ``none``, which keeps nothing): the type
+must be ``json-file`` (or empty, the default) or ``none``, other drivers Docker knows are
+501, unknown ones are Docker's "no log driver" error; the options are the json-file ones
+with valid values. The result is kept on the container and shown in inspect. (cove's
+json-file logs do not rotate yet: ``max-size`` / ``max-file`` are validated and
+recorded, not enforced.)"""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from cove.errors import InvalidParameter, Unsupported
 
-_DOCKER_DRIVERS = ("none", "local", "syslog", "journald", "gelf", "fluentd", "awslogs",
+_DOCKER_DRIVERS = ("local", "syslog", "journald", "gelf", "fluentd", "awslogs",
                    "splunk", "etwlogs", "gcplogs", "logentries")
 _JSON_OPTS = ("max-size", "max-file", "compress", "labels", "labels-regex", "env",
               "env-regex", "tag")
@@ -33,6 +34,8 @@ def log_config(hc: dict) -> dict[str, Any]:
         raise InvalidParameter("invalid HostConfig.LogConfig.Config: must be an object of "
                                "strings")
     kind = kind or "json-file"
+    if kind == "none":  # output discarded, no log file; options ignored as Docker does
+        return {"log_config": {"Type": "none", "Config": dict(cfg)}}
     if kind in _DOCKER_DRIVERS:
         raise Unsupported(f"log driver {kind} is not supported by cove (json-file only)")
     if kind != "json-file":

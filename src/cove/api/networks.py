@@ -45,7 +45,8 @@ async def connect(request: web.Request) -> web.Response:
     kw = parse.network_connect_body(await read_json(request, required=True))
     await engine(request).connect_network(request.match_info["id"], kw["container"],
                                           kw["ip"], kw["aliases"], kw["links"],
-                                          mac=kw["mac"], driver_opts=kw["driver_opts"])
+                                          mac=kw["mac"], driver_opts=kw["driver_opts"],
+                                          ip6=kw["ip6"], link_local_ips=kw["link_local_ips"])
     return web.Response(status=200)
 
 

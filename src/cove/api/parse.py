@@ -240,13 +240,15 @@ def create_body(body: Any) -> ContainerConfig:
         labels=_strmap(b, "Labels"),
         tty=_bool(b, "Tty"),
         open_stdin=_bool(b, "OpenStdin"),
+        stdin_once=_bool(b, "StdinOnce"),
         volumes=_volume_paths(b),
         attach_stdout=_bool(b, "AttachStdout"),
         attach_stderr=_bool(b, "AttachStderr"),
         exposed_ports=_exposed(b),
         network_mode=mode,
         auto_remove=_bool(hc, "AutoRemove", h),
-        runtime=_str(hc, "Runtime", h),
+        # docker-py sends create_container(runtime=...) at the top level of the body
+        runtime=_str(hc, "Runtime", h) or _str(b, "Runtime"),
         dns=_strlist(hc, "Dns", h),
         dns_search=_strlist(hc, "DnsSearch", h),
         dns_options=_strlist(hc, "DnsOptions", h),
@@ -255,8 +257,10 @@ def create_body(body: Any) -> ContainerConfig:
         links=_strlist(hc, "Links", h),
         publish_all=_bool(hc, "PublishAllPorts", h),
         **_host_resources(hc),
+        **_host_modes(hc, hostname),
         **_log_config(hc),
         **_stop_timeout(b),
+        **_issue6_fields(b, hc),
         endpoint_config=endpoint_config(eps, mode, _str(b, "MacAddress")),
     )
 
@@ -279,7 +283,15 @@ def endpoint_config(eps: dict, mode: str, mac: str = "") -> dict[str, Any]:
             raise InvalidParameter(f"invalid IPv4 address: {ip4}") from None
         out["IPAMConfig"] = {"IPv4Address": ip4}
     if ip6:
-        raise InvalidParameter("IPv6 addresses (--ip6) are not supported by cove yet")
+        try:
+            ip6 = str(ipaddress.IPv6Address(ip6))
+        except ValueError:
+            raise InvalidParameter(f"invalid IPv6 address: {ip6}") from None
+        out.setdefault("IPAMConfig", {})["IPv6Address"] = ip6
+    lls = _strlist(ipam, "LinkLocalIPs", "IPAMConfig.")
+    if lls:
+        from cove.network.ipv6 import link_local
+        out.setdefault("IPAMConfig", {})["LinkLocalIPs"] = link_local(lls)
     aliases = _strlist(ec, "Aliases", "EndpointsConfig.")
     if aliases:
         out["Aliases"] = aliases
@@ -311,6 +323,16 @@ def network_create_body(body: Any) -> dict[str, Any]:
     if len(v4) > 1:
         raise InvalidParameter("cove supports one IPv4 pool per network")
     c4 = v4[0] if v4 else {}
+    v6 = [c for c in configs if ":" in str(c.get("Subnet", ""))]
+    if len(v6) > 1:
+        raise InvalidParameter("cove supports one IPv6 pool per network")
+    pool6 = None
+    if v6:
+        from cove.network.ipv6 import pool_entry
+        w = "IPAM.Config."
+        pool6 = pool_entry(_str(v6[0], "Subnet", w), _str(v6[0], "Gateway", w),
+                           _str(v6[0], "IPRange", w),
+                           _strmap(v6[0], "AuxiliaryAddresses", w) or None)
     kw: dict[str, Any] = {
         "name": name, "driver": _str(b, "Driver") or "bridge",
         "subnet": _str(c4, "Subnet", "IPAM.Config."),
@@ -319,7 +341,7 @@ def network_create_body(body: Any) -> dict[str, Any]:
         "aux_addresses": _strmap(c4, "AuxiliaryAddresses", "IPAM.Config.") or None,
         "internal": _bool(b, "Internal"),
         "options": _strmap(b, "Options"), "labels": _strmap(b, "Labels"),
-        "enable_ipv6": _bool(b, "EnableIPv6") or len(v4) != len(configs),
+        "enable_ipv6": _bool(b, "EnableIPv6"), "ipv6_pool": pool6,
         # API 1.41: only an explicit CheckDuplicate=false allows a second network of a name
         "check_duplicate": b.get("CheckDuplicate") is None or _bool(b, "CheckDuplicate"),
         # IPAM.Options echoed as given: null stays null, an absent IPAM shows {}
@@ -339,6 +361,8 @@ def network_connect_body(body: Any) -> dict[str, Any]:
     parsed = endpoint_config({"x": ec}, "x")
     return {"container": container,
             "ip": (parsed.get("IPAMConfig") or {}).get("IPv4Address", ""),
+            "ip6": (parsed.get("IPAMConfig") or {}).get("IPv6Address", ""),
+            "link_local_ips": (parsed.get("IPAMConfig") or {}).get("LinkLocalIPs", []),
             "aliases": parsed.get("Aliases") or [],
             "links": _strlist(ec, "Links", "EndpointConfig."),
             "mac": parsed.get("MacAddress", ""), "driver_opts": parsed.get("DriverOpts") or {}}
@@ -347,6 +371,16 @@ def network_connect_body(body: Any) -> dict[str, Any]:
 def _host_resources(hc: dict) -> dict[str, Any]:
     from cove.api.resources import host_fields  # its own module (issue 5)
     return host_fields(hc)
+
+
+def _host_modes(hc: dict, hostname: str) -> dict[str, Any]:
+    from cove.api.hostmodes import host_fields  # its own module (issue 6)
+    return host_fields(hc, hostname)
+
+
+def _issue6_fields(b: dict, hc: dict) -> dict[str, Any]:
+    from cove.api.update import create_fields  # restart policy, healthcheck, resources
+    return create_fields(b, hc)
 
 
 def _stop_timeout(b: dict) -> dict[str, Any]:
@@ -375,7 +409,18 @@ def exec_body(body: Any) -> dict[str, Any]:
         "user": _str(b, "User"), "tty": _bool(b, "Tty"),
         "attach_stdout": b.get("AttachStdout") is not False,
         "attach_stderr": b.get("AttachStderr") is not False,
+        **exec_stdin_fields(b),
     }
+
+
+def exec_stdin_fields(b: dict) -> dict[str, Any]:
+    """AttachStdin and DetachKeys of an exec (Go decodes JSON keys case-insensitively:
+    docker-py sends ``detachKeys``); invalid keys are refused here, as Docker does."""
+    from cove.api import detachkeys
+    keys = _str(b, "DetachKeys") or _str(b, "detachKeys")
+    if keys:
+        detachkeys.parse(keys)
+    return {"attach_stdin": _bool(b, "AttachStdin"), "detach_keys": keys}
 
 
 def exec_start_body(body: Any) -> tuple[bool, bool]:

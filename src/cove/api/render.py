@@ -11,7 +11,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from cove.api import resources
+from cove.api import hostmodes, resources
+from cove.api import update as updates
+from cove.engine.health import status_suffix as health_suffix
 from cove.engine.model import Container, ExecRecord, Image
 from cove.humanize import human_duration
 from cove.network.model import Endpoint, Network
@@ -48,7 +50,7 @@ def container_status_text(c: Container, now: float | None = None) -> str:
     """The ``Status`` column of ``docker ps``: "Up 3 seconds", "Exited (0) 5 seconds ago"."""
     now = time.time() if now is None else now
     if c.status == "running" and not c.paused:
-        return "Up " + human_duration(now - parse_iso(c.started_at))
+        return "Up " + human_duration(now - parse_iso(c.started_at)) + health_suffix(c.health)
     if c.status == "paused" or c.paused:
         return "Up " + human_duration(now - parse_iso(c.started_at)) + " (Paused)"
     if c.status == "restarting":
@@ -106,13 +108,18 @@ def _endpoint_settings(c: Container, net: Network, ep: Endpoint) -> dict[str, An
         aliases = [*getattr(ep, "aliases", []), c.short_id]
         if c.config.hostname and c.config.hostname not in (c.name, c.short_id):
             aliases.append(c.config.hostname)
-    requested = getattr(ep, "requested_ip", "")
+    ipam_cfg = {k: v for k, v in (
+        ("IPv4Address", getattr(ep, "requested_ip", "")),
+        ("IPv6Address", getattr(ep, "requested_ip6", "")),
+        ("LinkLocalIPs", list(getattr(ep, "link_local_ips", []) or []))) if v}
     return {
-        "IPAMConfig": {"IPv4Address": requested} if requested else None,
+        "IPAMConfig": ipam_cfg or None,
         "Links": list(getattr(ep, "links", [])) or None, "Aliases": aliases,
         "NetworkID": net.id, "EndpointID": ep.id,
         "Gateway": ep.gateway, "IPAddress": ep.ip, "IPPrefixLen": ep.prefixlen,
-        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "IPv6Gateway": getattr(ep, "gateway6", ""),
+        "GlobalIPv6Address": getattr(ep, "ip6", ""),
+        "GlobalIPv6PrefixLen": getattr(ep, "prefixlen6", 0),
         "MacAddress": ep.mac, "DriverOpts": dict(getattr(ep, "driver_opts", {})) or None,
     }
 
@@ -141,7 +148,7 @@ def network_settings(c: Container, endpoints: list[tuple[Network, Endpoint]]) ->
 def _state(c: Container) -> dict[str, Any]:
     return {
         "Status": "paused" if c.paused else c.status,
-        "Running": c.status in ("running", "paused"),
+        "Running": c.status in ("running", "paused", "restarting"),
         "Paused": c.status == "paused" or c.paused,
         "Restarting": c.status == "restarting",
         "OOMKilled": c.oom_killed,
@@ -151,6 +158,7 @@ def _state(c: Container) -> dict[str, Any]:
         "Error": c.error,
         "StartedAt": c.started_at or ZERO_TIME,
         "FinishedAt": c.finished_at or ZERO_TIME,
+        **updates.render_state(c),
     }
 
 
@@ -177,6 +185,8 @@ def host_config(c: Container) -> dict[str, Any]:
         "MemoryReservation": 0, "MemorySwap": 0, "OomKillDisable": False, "PidsLimit": None,
         "Ulimits": None, "MaskedPaths": None, "ReadonlyPaths": None,
         **resources.render_host(c),
+        **hostmodes.render_host(c),
+        **updates.render_host(c),
     }
 
 
@@ -190,7 +200,7 @@ def container_config(c: Container) -> dict[str, Any]:
     if cfg.exposed_ports:
         out["ExposedPorts"] = {k: {} for k in cfg.exposed_ports}
     out.update({
-        "Tty": cfg.tty, "OpenStdin": cfg.open_stdin, "StdinOnce": False,
+        "Tty": cfg.tty, "OpenStdin": cfg.open_stdin, "StdinOnce": cfg.stdin_once,
         "Env": list(cfg.env), "Cmd": list(cfg.cmd) or None, "Image": cfg.image,
         "Volumes": {p: {} for p in cfg.volumes} or None, "WorkingDir": cfg.working_dir,
         "Entrypoint": list(cfg.entrypoint) or None, "OnBuild": None,
@@ -198,6 +208,7 @@ def container_config(c: Container) -> dict[str, Any]:
     })
     if getattr(cfg, "stop_timeout", None) is not None:
         out["StopTimeout"] = cfg.stop_timeout
+    out.update(updates.render_config(c))
     return out
 
 
@@ -214,7 +225,8 @@ def container_inspect(c: Container, endpoints: list[tuple[Network, Endpoint]],
         "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
         "ExecIDs": None, "HostConfig": host_config(c),
         "GraphDriver": {"Data": None, "Name": "overlay2"},
-        "Mounts": resources.render_mounts(c), "Config": container_config(c),
+        "Mounts": resources.render_mounts(c) + hostmodes.render_volume_mounts(c, root),
+        "Config": container_config(c),
         "NetworkSettings": network_settings(c, endpoints),
     }
 
@@ -243,8 +255,9 @@ def exec_inspect(e: ExecRecord) -> dict[str, Any]:
         "ProcessConfig": {"tty": e.tty, "entrypoint": e.cmd[0] if e.cmd else "",
                           "arguments": list(e.cmd[1:]), "privileged": False,
                           "user": e.user or None},
-        "OpenStdin": False, "OpenStderr": e.attach_stderr, "OpenStdout": e.attach_stdout,
-        "CanRemove": False, "ContainerID": e.container_id, "DetachKeys": "", "Pid": e.pid,
+        "OpenStdin": e.attach_stdin, "OpenStderr": e.attach_stderr,
+        "OpenStdout": e.attach_stdout, "CanRemove": False, "ContainerID": e.container_id,
+        "DetachKeys": e.detach_keys, "Pid": e.pid,
     }
 
 
@@ -262,9 +275,10 @@ def image_summary(img: Image) -> dict[str, Any]:
 def image_inspect(img: Image) -> dict[str, Any]:
     cfg = img.config or {}
     return {
-        "Id": img.id, "RepoTags": list(img.repo_tags), "RepoDigests": [], "Parent": "",
-        "Comment": "", "Created": img.created, "Container": "", "ContainerConfig": {},
-        "DockerVersion": "", "Author": "",
+        "Id": img.id, "RepoTags": list(img.repo_tags), "RepoDigests": [],
+        "Parent": getattr(img, "parent", ""), "Comment": getattr(img, "comment", ""),
+        "Created": img.created, "Container": "", "ContainerConfig": {},
+        "DockerVersion": "", "Author": getattr(img, "author", ""),
         "Config": {
             "Hostname": "", "Domainname": "", "User": cfg.get("User", ""),
             "AttachStdin": False, "AttachStdout": False, "AttachStderr": False,
@@ -314,7 +328,9 @@ def _ipam_config(net: Network) -> list[dict[str, Any]]:
         entry["Gateway"] = net.gateway
     if extra.get("AuxiliaryAddresses"):
         entry["AuxiliaryAddresses"] = dict(extra["AuxiliaryAddresses"])
-    return [entry] if entry else []
+    from cove.network.ipv6 import v6_entry
+    entry6 = v6_entry(net.ipam) if isinstance(net.ipam, dict) else None
+    return ([entry] if entry else []) + ([dict(entry6)] if entry6 else [])
 
 
 def network_options(net: Network) -> dict[str, str]:
@@ -334,16 +350,18 @@ def network_inspect(net: Network, members: list[tuple[Container, Endpoint]]) -> 
     """``GET /networks/{id}`` (§0.1). ``members`` may be empty for the list endpoint."""
     containers = {
         c.id: {"Name": c.name, "EndpointID": ep.id, "MacAddress": ep.mac,
-               "IPv4Address": f"{ep.ip}/{ep.prefixlen}" if ep.ip else "", "IPv6Address": ""}
+               "IPv4Address": f"{ep.ip}/{ep.prefixlen}" if ep.ip else "",
+               "IPv6Address": f"{ep.ip6}/{ep.prefixlen6}" if getattr(ep, "ip6", "") else ""}
         for c, ep in members
     }
     return {
-        "Name": net.name, "Id": net.id, "Created": net.created or ZERO_TIME, "Scope": "local",
-        "Driver": net.driver, "EnableIPv6": False,
+        "Name": net.name, "Id": net.id, "Created": net.created or ZERO_TIME,
+        "Scope": "global" if net.driver == "overlay" else "local",
+        "Driver": net.driver, "EnableIPv6": bool(getattr(net, "enable_ipv6", False)),
         "IPAM": {"Driver": "default", "Options": None if _predefined(net) else (
                      net.ipam.get("Options", {}) if isinstance(net.ipam, dict) else {}),
                  "Config": _ipam_config(net)},
-        "Internal": net.internal, "Attachable": False, "Ingress": False,
+        "Internal": net.internal, "Attachable": net.driver == "overlay", "Ingress": False,
         "ConfigFrom": {"Network": ""}, "ConfigOnly": False,
         "Containers": containers, "Options": network_options(net),
         "Labels": dict(net.labels),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from typing import Any
 
 from aiohttp import web
@@ -61,7 +62,10 @@ def host_fields(hc: dict[str, Any]) -> dict[str, Any]:
         if m["Type"] == "tmpfs":
             tmpfs[m["Target"]] = ""
         else:
-            binds.append(f"{m.get('Source') or ''}:{m['Target']}{ro}")
+            src = m.get("Source") or ""
+            if not src and m["Type"] == "volume":   # an anonymous volume, named as Docker
+                src = secrets.token_hex(32)
+            binds.append(f"{src}:{m['Target']}{ro}")
     pids = hc.get("PidsLimit")
     if pids is not None and (isinstance(pids, bool) or not isinstance(pids, int)):
         raise InvalidParameter("invalid HostConfig.PidsLimit: must be an integer")

@@ -19,10 +19,15 @@ from aiohttp import web, web_protocol, web_server
 
 from cove import API_VERSION, MIN_API_VERSION, __version__
 from cove.api import (
+    attachio,
+    attachws,
+    cluster,
+    commit,
     containerlinks,
     containerops,
     containerprune,
     containers,
+    events,
     execs,
     imagearchive,
     images,
@@ -30,6 +35,7 @@ from cove.api import (
     resources,
     system,
     unsupported,
+    update,
     volumes,
 )
 from cove.api.common import ENGINE, ROOT, json_response
@@ -101,7 +107,8 @@ def make_app(engine: Any, root: str = "/var/lib/cove") -> web.Application:
     app[ROOT] = root
     app.on_response_prepare.append(_headers)
     for module in (system, containerprune, containers, containerops, execs, images,
-                   imagearchive, networks, resources, unsupported, volumes, containerlinks):
+                   imagearchive, networks, resources, update, unsupported, volumes,
+                   attachio, attachws, containerlinks, cluster, events, commit):
         for method, path, handler in module.routes:
             app.router.add_route(method, path, handler)
             app.router.add_route(method, VERSION_PREFIX + path, handler)
@@ -114,9 +121,23 @@ class _HijackHandler(web_protocol.RequestHandler):
     the transport on that EOF and lose the container's output. (aiohttp's C parser does
     not flag a ``Content-Length: 0`` upgrade request as upgraded, so this cannot be
     decided per request.) A half-closed connection is closed as soon as no request is in
-    flight on it: nothing more can arrive, and keeping it would leak a socket per client."""
+    flight on it: nothing more can arrive, and keeping it would leak a socket per client.
+
+    Once a handler takes the connection's input (``cove_input``, an
+    :class:`cove.api.hijack.HijackInput`: stdin of an attach or exec), incoming bytes
+    and the EOF go there instead of the HTTP parser."""
+
+    cove_input = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.cove_input is not None:
+            self.cove_input.feed(data)
+            return
+        super().data_received(data)
 
     def eof_received(self) -> bool:
+        if self.cove_input is not None:
+            self.cove_input.eof()
         # checked a little later: the request that came with the EOF may still be queued
         self._loop.call_later(0.5, self._close_when_idle)
         return True
@@ -160,6 +181,19 @@ def _remove_stale(socket_path: str) -> None:
     finally:
         probe.close()
     raise Unavailable(f"another daemon is listening on {socket_path}")
+
+
+async def serve_tcp(runner: web.AppRunner, addr: str) -> None:
+    """Also serve ``runner``'s app on ``ADDR:PORT`` (plain HTTP, e.g. for clients that
+    cannot reach a unix socket, like docker-py's websocket attach)."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise Unavailable(f"invalid TCP address {addr!r}: want ADDR:PORT")
+    site = web.TCPSite(runner, host.strip("[]"), int(port))
+    try:
+        await site.start()
+    except OSError as exc:
+        raise Unavailable(f"cannot listen on tcp://{addr}: {exc.strerror}") from exc
 
 
 async def serve(app: web.Application, socket_path: str) -> web.AppRunner:

@@ -56,6 +56,7 @@ async def version(request: web.Request) -> web.Response:
 
 async def info(request: web.Request) -> web.Response:
     i = engine(request).info()
+    cluster = getattr(engine(request), "cluster_info", dict)()   # issue 7 (--cluster-store)
     runtimes = i.get("runtimes") or {}
     if isinstance(runtimes, list | tuple):
         runtimes = {name: {"path": name} for name in runtimes}
@@ -67,7 +68,7 @@ async def info(request: web.Request) -> web.Response:
         "SystemTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "LoggingDriver": "json-file",
         "NEventsListener": 0,
-        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"],
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null", "overlay"],
                     "Authorization": None, "Log": ["json-file"]},
         "MemoryLimit": True, "SwapLimit": False, "KernelMemory": False,
         "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True,
@@ -100,6 +101,9 @@ async def info(request: web.Request) -> web.Response:
         "RegistryConfig": None,
         "Swarm": {"LocalNodeState": "inactive", "NodeID": "", "NodeAddr": "",
                   "ControlAvailable": False, "Error": "", "RemoteManagers": None},
+        "ClusterStore": cluster.get("store", ""),
+        "ClusterAdvertise": cluster.get("advertise", ""),
+        "CoveCluster": cluster.get("cove"),
         "Labels": [],
         "ExperimentalBuild": False,
         "SecurityOptions": [],

@@ -2,7 +2,7 @@
 
 Docker answers swarm-mode routes on a node outside a swarm with 503 "This node is not
 part of a swarm"; docker-py's ``leave_swarm(force=True)`` treats that as success. Plugin,
-build, commit and registry routes are 501 with a message that names what is missing.
+build and registry routes are 501 with a message that names what is missing.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ async def unsupported(request: web.Request) -> web.Response:
 _SWARM = ["/swarm", "/swarm/{tail:.*}", "/services", "/services/{tail:.*}", "/nodes",
           "/nodes/{tail:.*}", "/tasks", "/tasks/{tail:.*}", "/secrets", "/secrets/{tail:.*}",
           "/configs", "/configs/{tail:.*}"]
-_NOT_DONE = ["/plugins/{tail:.*}", "/build", "/build/{tail:.*}", "/commit",
+_NOT_DONE = ["/plugins/{tail:.*}", "/build", "/build/{tail:.*}",
              "/auth", "/distribution/{tail:.*}", "/session", "/grpc"]
 
 routes = [("GET", "/plugins", plugins_list), ("GET", "/plugins/{name}/json", plugin_inspect)]

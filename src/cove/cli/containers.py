@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from cove.cli import jsonfast, resources
+from cove.cli import hostmodes, jsonfast, resources, update
 from cove.cli.client import Client, CLIError, DaemonError, copy_raw, demux, q
 from cove.cli.flags import Flag, parse
 
@@ -36,10 +36,13 @@ CREATE_FLAGS = [
     Flag(("--domainname",), "domainname", "str"),
     Flag(("--ip",), "ip", "str"),
     Flag(("--ip6",), "ip6", "str"),
+    Flag(("--link-local-ip",), "link_local_ip", "list"),
     Flag(("--network-alias", "--net-alias"), "network_alias", "list"),
     Flag(("--mac-address",), "mac_address", "str"),
 ]
 CREATE_FLAGS += resources.FLAGS
+CREATE_FLAGS += hostmodes.FLAGS      # --pid, --uts, --cgroupns, --volumes-from, ...
+CREATE_FLAGS += update.CREATE_FLAGS   # --restart, --health-*
 RUN_FLAGS = [*CREATE_FLAGS, Flag(("-d", "--detach"), "detach")]
 
 
@@ -65,7 +68,8 @@ def _endpoints_config(opts: dict[str, Any], network: str) -> dict[str, Any]:
     """--ip/--ip6/--network-alias/--mac-address → NetworkingConfig.EndpointsConfig."""
     ec: dict[str, Any] = {}
     ipam = {k: v for k, v in (("IPv4Address", opts.get("ip")),
-                              ("IPv6Address", opts.get("ip6"))) if v}
+                              ("IPv6Address", opts.get("ip6")),
+                              ("LinkLocalIPs", opts.get("link_local_ip"))) if v}
     if ipam:
         ec["IPAMConfig"] = ipam
     if opts.get("network_alias"):
@@ -114,11 +118,15 @@ def create_body(opts: dict[str, Any], pos: list[str]) -> tuple[dict[str, Any], s
             "DnsOptions": opts["dns_option"], "ExtraHosts": opts["add_host"] or None,
             "Links": opts["link"] or None, "Runtime": opts["runtime"] or "",
             **resources.host_config(opts),
+            **hostmodes.host_config(opts),
         },
         "NetworkingConfig": {"EndpointsConfig": _endpoints_config(opts, network)},
     }
     if exposed:
         body["ExposedPorts"] = exposed
+    restart_host, health_config = update.create_fields(opts)
+    body["HostConfig"].update(restart_host)
+    body.update(health_config)
     return body, opts["name"]
 
 
@@ -141,6 +149,16 @@ def cmd_create(cli: Client, args: list[str]) -> int:
     return 0
 
 
+_UPGRADE = {"Connection": "Upgrade", "Upgrade": "tcp"}
+
+
+def _resize(cli: Client, path: str, height: int, width: int) -> None:
+    try:
+        cli.call("POST", path, {"h": height, "w": width})
+    except CLIError:
+        pass                       # e.g. the process already ended
+
+
 def cmd_run(cli: Client, args: list[str]) -> int:
     """create; then (unless -d) attach and wait — both answered with headers at once —
     start, copy the output until it ends, and exit with the container's code."""
@@ -156,8 +174,11 @@ def cmd_run(cli: Client, args: list[str]) -> int:
             cli.call("POST", f"/containers/{q(cid)}/start")
             print(cid)
             return 0
+        interactive = bool(opts["interactive"])       # -i: stdin over a hijacked stream
         attach = cli.request("POST", f"/containers/{q(cid)}/attach",
-                             {"stream": 1, "stdout": 1, "stderr": 1})
+                             {"stream": 1, "stdout": 1, "stderr": 1,
+                              "stdin": 1 if interactive else None},
+                             headers=_UPGRADE if interactive else None)
         wait = cli.request("POST", f"/containers/{q(cid)}/wait",
                            {"condition": "removed" if opts["rm"] else "next-exit"})
         cli.call("POST", f"/containers/{q(cid)}/start")
@@ -170,8 +191,13 @@ def cmd_run(cli: Client, args: list[str]) -> int:
         msg = str(exc)
         exc.code = 127 if "not found" in msg else 126 if "ermission denied" in msg else 125
         raise
-    with attach:
-        (copy_raw if opts["tty"] else demux)(attach)
+    if interactive:
+        from cove.cli.interactive import session
+        session(attach, bool(opts["tty"]), True,
+                lambda h, w: _resize(cli, f"/containers/{q(cid)}/resize", h, w))
+    else:
+        with attach:
+            (copy_raw if opts["tty"] else demux)(attach)
     with wait:
         out = jsonfast.loads(wait.read() or b"{}")
     if out.get("Error"):
@@ -224,8 +250,18 @@ def cmd_ps(cli: Client, args: list[str]) -> int:
     opts, _ = parse(args, [Flag(("-a", "--all"), "all"), Flag(("-q", "--quiet"), "quiet"),
                            Flag(("--no-trunc",), "no_trunc"),
                            Flag(("-n", "--last"), "last", "int"),
-                           Flag(("-l", "--latest"), "latest")], cmd="ps")
+                           Flag(("-l", "--latest"), "latest"),
+                           Flag(("-f", "--filter"), "filter", "list")], cmd="ps")
     params: dict[str, Any] = {"all": 1} if opts["all"] else {}
+    if opts["filter"]:                      # -f key=value (health=, status=, name=, ...)
+        filters: dict[str, list[str]] = {}
+        for item in opts["filter"]:
+            k, sep, v = item.partition("=")
+            if not sep:
+                raise CLIError(f'invalid argument "{item}" for "-f, --filter" flag: bad '
+                               "format of filter (expected name=value)", 125)
+            filters.setdefault(k, []).append(v)
+        params["filters"] = jsonfast.dumps(filters)
     if opts["latest"]:
         params["limit"] = 1
     elif opts["last"]:
@@ -269,12 +305,20 @@ def cmd_exec(cli: Client, args: list[str]) -> int:
                        "Usage:  cove exec [OPTIONS] CONTAINER COMMAND [ARG...]")
     ref, cmd = pos[0], pos[1:]
     tty, detach = bool(opts["tty"]), bool(opts["detach"])
+    interactive = bool(opts["interactive"]) and not detach
     out = cli.json("POST", f"/containers/{q(ref)}/exec", body={
-        "AttachStdin": False, "AttachStdout": not detach, "AttachStderr": not detach,
+        "AttachStdin": interactive, "AttachStdout": not detach, "AttachStderr": not detach,
         "Tty": tty, "Env": [_env_item(e) for e in opts["env"]],
         "WorkingDir": opts["workdir"] or "", "User": opts["user"] or "", "Cmd": cmd,
         "Detach": detach})
     eid = out["Id"]
+    if interactive:
+        from cove.cli.interactive import session
+        resp = cli.request("POST", f"/exec/{q(eid)}/start", body={"Detach": False, "Tty": tty},
+                           headers=_UPGRADE)
+        session(resp, tty, True, lambda h, w: _resize(cli, f"/exec/{q(eid)}/resize", h, w))
+        info = cli.json("GET", f"/exec/{q(eid)}/json")
+        return int(info.get("ExitCode") or 0)
     with cli.request("POST", f"/exec/{q(eid)}/start",
                      body={"Detach": detach, "Tty": tty}) as resp:
         if detach:

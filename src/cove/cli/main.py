@@ -20,8 +20,9 @@ Options:
 
 Commands:
   run, create, start, stop, kill, rm, ps, logs, exec, inspect, port, stats, pause, unpause,
+  update, events, commit,
   images, image (import, ls, inspect, rm, save, load), save, load, rmi, version, info,
-  network (create, ls, inspect, rm, prune, connect, disconnect)
+  network (create, ls, inspect, rm, prune, connect, disconnect), node ls
 """
 
 VERBS = {
@@ -33,15 +34,19 @@ VERBS = {
     "images": ("misc", "cmd_images"), "image": ("misc", "cmd_image"),
     "network": ("misc", "cmd_network"), "version": ("misc", "cmd_version"),
     "info": ("misc", "cmd_info"),
+    "node": ("nodes", "cmd_node"),
     "port": ("portspec", "cmd_port"),
     "stats": ("resources", "cmd_stats"), "pause": ("resources", "cmd_pause"),
     "unpause": ("resources", "cmd_unpause"),
     "save": ("imagearchive", "cmd_save"), "load": ("imagearchive", "cmd_load"),
     "rmi": ("imagearchive", "cmd_rmi"),
+    "update": ("update", "cmd_update"),
+    "events": ("events", "cmd_events"),
+    "commit": ("hostmodes", "cmd_commit"),
 }
 CONTAINER_SUB = {"ls": "ps", "list": "ps", "run": "run", "create": "create", "start": "start",
                  "stop": "stop", "kill": "kill", "rm": "rm", "logs": "logs", "exec": "exec",
-                 "inspect": "inspect", "port": "port"}
+                 "inspect": "inspect", "port": "port", "commit": "commit"}
 
 
 def _split_globals(argv: list[str]) -> tuple[str, list[str]]:

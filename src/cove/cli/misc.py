@@ -148,6 +148,9 @@ def cmd_info(cli: Client, args: list[str]) -> int:
         f" ID: {i.get('ID', '')}",
         f" Docker Root Dir: {i.get('DockerRootDir', '')}",
     ]
+    if i.get("ClusterStore"):                    # issue 7
+        lines += [f" Cluster Store: {i['ClusterStore']}",
+                  f" Cluster Advertise: {i.get('ClusterAdvertise', '')}"]
     print("\n".join(lines))
     return 0
 

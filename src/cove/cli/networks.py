@@ -116,7 +116,9 @@ def cmd_connect(cli: Client, args: list[str]) -> int:
     if len(pos) != 2:
         raise CLIError('"cove network connect" requires exactly 2 arguments.\n'
                        "Usage:  cove network connect [OPTIONS] NETWORK CONTAINER", 125)
-    ipam: dict[str, str] = {}
+    ipam: dict[str, Any] = {}
+    if opts["lli"]:
+        ipam["LinkLocalIPs"] = opts["lli"]
     if opts["ip"]:
         ipam["IPv4Address"] = opts["ip"]
     if opts["ip6"]:

@@ -30,13 +30,15 @@ class Membership:
 
     def __init__(self, client: EtcdClient, node_id: str, record: dict[str, Any],
                  ttl: int = 10, keys: Keys | None = None,
-                 on_fence: Callable[[], None] | None = None) -> None:
+                 on_fence: Callable[[], None] | None = None,
+                 fence_unreachable: bool = True) -> None:
         self.client = client
         self.node_id = node_id
         self.record = dict(record)
         self.ttl = ttl
         self.keys = keys or Keys()
         self.on_fence = on_fence
+        self.fence_unreachable = fence_unreachable
         self.lease = 0
         self.fenced = False
         self._keeper: LeaseKeeper | None = None
@@ -56,11 +58,33 @@ class Membership:
             except CoveError as exc:
                 log.warning("cannot revoke lease %x after a failed join: %s", lease, exc)
             raise
-        keeper = LeaseKeeper(self.client, lease, self.ttl, self._lost)
+        self._keep(lease)
+        return lease
+
+    def _keep(self, lease: int) -> None:
+        keeper = LeaseKeeper(self.client, lease, self.ttl, self._lost, self.fence_unreachable)
         with self._lock:
             self.lease, self._keeper, self.fenced = lease, keeper, False
         keeper.start()
-        return lease
+
+    def adopt(self, lease: int) -> bool:
+        """After a daemon restart: keep the previous lease if it is still alive and still
+        holds this node's record (live restore: peers see no change). False otherwise."""
+        if not lease:
+            return False
+        ttl, _ = self.client.lease_ttl(lease)
+        kv = self.client.get(self.keys.node(self.node_id))
+        if ttl <= 0 or kv is None or kv.lease != lease:
+            return False
+        self.client.put(self.keys.node(self.node_id), self.record, lease=lease)
+        self._keep(lease)
+        return True
+
+    @property
+    def overdue(self) -> bool:
+        """True while the lease's local deadline passed with etcd unreachable."""
+        keeper = self._keeper
+        return bool(keeper and keeper.overdue)
 
     def rejoin(self) -> int:
         """After a fence: stop the old keeper and register again under a new lease."""
@@ -81,11 +105,21 @@ class Membership:
         if lease:
             self.client.lease_revoke(lease)
 
+    def suspend(self) -> int:
+        """Stop the keepalive without revoking (daemon restart with live containers);
+        returns the lease id, which a restarted daemon may :meth:`adopt`."""
+        with self._lock:
+            keeper, lease = self._keeper, self.lease
+            self._keeper = None
+        if keeper is not None:
+            keeper.stop()
+        return lease
+
     def put_leased(self, key: str, value: dict[str, Any]) -> None:
         """Publish a record bound to this node's lease (refused while fenced)."""
         with self._lock:
             lease, fenced = self.lease, self.fenced
-        if fenced or not lease:
+        if fenced or not lease or self.overdue:
             raise Unavailable(f"cannot publish {key}: node {self.node_id} is not registered "
                               "in the cluster (lease lost)")
         self.client.put(key, value, lease=lease)

@@ -13,14 +13,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
+from cove.engine.events import EventBus
 from cove.engine.model import Container, ContainerConfig, ExecRecord, Image
 from cove.network.model import Endpoint, Network
 
 
 class EngineAPI(Protocol):
+    events: EventBus      # GET /events (cove.engine.events)
+
     # -- system
     def info(self) -> dict: ...   # keys: containers, running, paused, stopped, images,
     #                               driver, root, exec_root, name, id, runtimes, default_runtime
+    def cluster_info(self) -> dict: ...   # {} or {"store", "advertise", "cove": nodes} (issue 7)
 
     # -- containers
     async def create_container(self, config: ContainerConfig, name: str | None) -> Container: ...
@@ -29,6 +33,11 @@ class EngineAPI(Protocol):
     async def kill_container(self, ref: str, signal: str | int = "KILL") -> None: ...
     async def pause_container(self, ref: str) -> None: ...           # Conflict if not running
     async def unpause_container(self, ref: str) -> None: ...         # Conflict if not paused
+    async def update_container(self, ref: str, resources: dict[str, int],
+                               restart_policy: dict | None = None) -> list[str]: ...
+    #   docker update (cove.engine.update): resources keyed memory, memory_swap,
+    #   memory_reservation, cpu_shares, cpu_period, cpu_quota, nano_cpus, pids_limit,
+    #   blkio_weight; returns warnings
     async def container_stats(self, ref: str) -> dict: ...   # one sample: read, online_cpus,
     #   system_cpu_usage, name, id, and (running) cpu_usage, cpu_user, cpu_system,
     #   throttled_periods, throttled_time, memory_usage, memory_limit, memory_max_usage,
@@ -51,12 +60,24 @@ class EngineAPI(Protocol):
     # -- exec
     async def exec_create(self, ref: str, cmd: list[str], env: list[str] | None = None,
                           working_dir: str = "", user: str = "", tty: bool = False,
-                          attach_stdout: bool = True, attach_stderr: bool = True) -> str: ...
+                          attach_stdout: bool = True, attach_stderr: bool = True,
+                          attach_stdin: bool = False, detach_keys: str = "") -> str: ...
     def exec_start(self, exec_id: str, detach: bool = False
                    ) -> AsyncIterator[tuple[int, bytes]]: ...
     def exec_inspect(self, exec_id: str) -> ExecRecord: ...
 
+    # -- issue 6: stdin relay and tty size. A sink has ``async write(data)`` and
+    # ``close()`` (cove.engine.stdio.StdinSink); None when there is no stdin to write.
+    async def attach_stdin(self, ref: str) -> object | None: ...   # waits for the start
+    async def exec_stdin(self, exec_id: str) -> object | None: ...  # waits for the start
+    async def resize_container(self, ref: str, height: int, width: int) -> None: ...
+    async def resize_exec(self, exec_id: str, height: int, width: int) -> None: ...
+
     # -- images
+    async def commit_container(self, ref: str, repo_tag: str = "", comment: str = "",
+                               author: str = "", changes: list[str] | None = None,
+                               config: dict | None = None, pause: bool = True
+                               ) -> Image: ...   # docker commit (cove.engine.commit)
     def list_images(self) -> list[Image]: ...
     def get_image(self, ref: str) -> Image: ...
     async def import_image(self, data: AsyncIterator[bytes], repo: str, tag: str) -> Image: ...
@@ -89,6 +110,7 @@ class EngineAPI(Protocol):
     async def connect_network(self, net_ref: str, container_ref: str, ip: str = "",
                               aliases: list[str] | None = None,
                               links: list[str] | None = None, mac: str = "",
-                              driver_opts: dict[str, str] | None = None) -> None: ...
+                              driver_opts: dict[str, str] | None = None, ip6: str = "",
+                              link_local_ips: list[str] | None = None) -> None: ...
     async def disconnect_network(self, net_ref: str, container_ref: str,
                                  force: bool = False) -> None: ...

@@ -22,11 +22,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from cove.engine import archive, containerops, hostconfig, networking
+from cove.engine import archive, containerops, events, hostconfig, hostmodes, networking, stdio
 from cove.engine import logs as logfile
 from cove.engine import ports as engports
+from cove.engine import update as engupdate
+from cove.engine.health import HealthMonitor
 from cove.engine.model import Container, ContainerConfig, ExecRecord, Image
 from cove.engine.names import random_name, validate_name
+from cove.engine.restart import Restarter
 from cove.engine.volumes import (
     VolumeStore,
     check_binds,
@@ -44,6 +47,7 @@ from cove.errors import (
 )
 from cove.model import from_dict, new_id, now_iso, to_dict
 from cove.network import files as netfiles
+from cove.network.gwbridge import is_gwbridge
 from cove.network.model import Endpoint, Network
 from cove.runtime.base import ContainerSpec, ExecutionDriver, Mount
 from cove.store import Store
@@ -113,7 +117,11 @@ class Engine:
         self._removed_events: dict[str, asyncio.Event] = {}
         self._watched: dict[str, int] = {}
         self._execs: dict[str, ExecRecord] = {}
+        self._exec_io: dict[str, stdio.ExecIO] = {}      # running execs' fds (issue 6)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.restarts = Restarter(self)       # restart policies (cove.engine.restart)
+        self.health = HealthMonitor(self)     # healthchecks (cove.engine.health)
+        self.events = events.EventBus()       # GET /events (cove.engine.events)
 
     # ------------------------------------------------------------------ start-up
     async def start(self) -> None:
@@ -132,6 +140,7 @@ class Engine:
             if st is not None and st.running and self._watch(c):
                 if c.sandbox_id:
                     keep.add(c.sandbox_id)
+                self.health.start(c)
                 continue
             await self._mark_exited(c, st.exit_code if st and st.exit_code is not None else 255,
                                     st.finished_at if st else "")
@@ -140,9 +149,12 @@ class Engine:
         for c in list(self._containers.values()):
             if c.status == "exited" and c.config.auto_remove:
                 await self._remove(c)
+        self.restarts.at_boot(list(self._containers.values()))
 
     async def close(self) -> None:
         """Stop watching; containers keep running (they are re-adopted at the next start)."""
+        await self.restarts.close()
+        await self.health.close()
         for cid in list(self._watched):
             self._unwatch(cid)
         for d in self.drivers.values():
@@ -176,9 +188,11 @@ class Engine:
         out = []
         for ep in self.network.endpoints(c.id):
             try:
-                out.append((self.network.network(ep.network_id), ep))
+                net = self.network.network(ep.network_id)
             except NotFound:
                 continue
+            if not is_gwbridge(net):      # hidden, as Docker hides docker_gwbridge's
+                out.append((net, ep))
         return out
 
     def container_dir(self, cid: str) -> Path:
@@ -227,9 +241,10 @@ class Engine:
                 raise InvalidParameter(f"invalid environment variable: {e}")
         hostconfig.validate(dataclasses.replace(
             config, binds=check_binds(self.volumes, config.binds)))
+        hostmodes.check_create(self, config)
         cid = new_id()
         if not config.hostname:
-            config.hostname = "" if mode == "host" else cid[:12]
+            config.hostname = "" if "host" in (mode, config.uts_mode) else cid[:12]
         if not config.working_dir:
             config.working_dir = icfg.get("WorkingDir") or ""
         c = Container(
@@ -244,8 +259,8 @@ class Engine:
             cdir = self.container_dir(cid)
             cdir.mkdir(parents=True)
             undo.push(lambda: shutil.rmtree(cdir, ignore_errors=True))
-            made, config.anon_volumes = ensure_volumes(self.volumes, config.binds,
-                                                       config.volumes)
+            made, config.anon_volumes = ensure_volumes(
+                self.volumes, [*config.binds, *config.inherited_binds], config.volumes)
             undo.push(lambda: [self.volumes.remove(v, [], force=True) for v in made])
             endpoints = await asyncio.to_thread(
                 self.network.create_endpoints, cid, mode, ep_ip, ep_aliases, ep_mac,
@@ -257,14 +272,16 @@ class Engine:
             await asyncio.to_thread(undo.rollback)
             raise
         self._containers[cid] = c
+        events.container(self, c, "create")
         return c
 
     def _write_files(self, c: Container, endpoints: list[Endpoint]) -> None:
         cdir = self.container_dir(c.id)
         cfg = c.config
-        hostname = cfg.hostname if cfg.network_mode != "host" else (
+        hostname = cfg.hostname if "host" not in (cfg.network_mode, cfg.uts_mode) else (
             cfg.hostname or platform.node())
-        own = [(ep.ip, hostname) for ep in endpoints[:1] if ep.ip]
+        own = [(ep.ip, hostname) for ep in endpoints[:1] if ep.ip] + [
+            (ep.ip6, hostname) for ep in endpoints[:1] if getattr(ep, "ip6", "")]
         (cdir / "hostname").write_text(netfiles.render_hostname(hostname))
         (cdir / "hosts").write_text(
             netfiles.render_hosts(own, extra_hosts=self._extra_hosts(cfg.extra_hosts),
@@ -297,6 +314,9 @@ class Engine:
                 raise NotModified(f"container {c.id} is already started")
             if c.status in ("removing", "dead"):
                 raise Conflict(f"cannot start a container in state {c.status}")
+            if c.status == "restarting":
+                raise NotModified(f"container {c.id} is restarting")
+            self.restarts.reset(c)
             await self._start(c)
 
     async def _start(self, c: Container) -> None:
@@ -318,6 +338,7 @@ class Engine:
             undo.push(lambda: driver.delete(c.id))
             marks.append(("driver.create", time.perf_counter()))
             monitor = await asyncio.to_thread(driver.start, spec)
+            await engupdate.apply_extra(self, c)
             marks.append(("driver.start", time.perf_counter()))
             st = await asyncio.to_thread(driver.state, c.id)
             marks.append(("state", time.perf_counter()))
@@ -339,7 +360,10 @@ class Engine:
         c.sandbox_id = sandbox.id
         c.netns_path = sandbox.netns_path or ""
         self._exit_events.setdefault(c.id, asyncio.Event())
+        self.health.start(c)
         self._save(c)
+        events.endpoints(self, c, "connect")
+        events.container(self, c, "start")
         await networking.dns_sync(self)
         marks.append(("saved", time.perf_counter()))
         if log.isEnabledFor(logging.DEBUG):
@@ -370,7 +394,10 @@ class Engine:
             ],
             log_path=self.log_path(c.id),
             open_stdin=c.config.open_stdin,
+            tty=c.config.tty,
             **hostconfig.spec_fields(c.config),
+            **hostmodes.spec_fields(self, c),
+            extra_limits=engupdate.extra_limits(c.config),
         )
 
     def _save(self, c: Container) -> None:
@@ -406,12 +433,15 @@ class Engine:
             st = await asyncio.to_thread(self.drivers[c.driver].state, cid)
             code = st.exit_code if st.exit_code is not None else 255
             c.oom_killed = st.oom_killed
+            started_at = c.started_at
             await self._mark_exited(c, code, st.finished_at)
+            self.restarts.on_exit(c, _seconds_since(started_at))
         if c.config.auto_remove:
             await self._remove(c)
 
     async def _mark_exited(self, c: Container, code: int, finished_at: str) -> None:
         errors = []
+        self.health.stop(c.id)
         await networking.dns_detach(self, c.id)
         try:
             await engports.unpublish(self, c)
@@ -433,6 +463,8 @@ class Engine:
         if errors:
             log.warning("teardown of %s: %s", c.id[:12], "; ".join(errors))
         self._save(c)
+        events.container(self, c, "die", exitCode=str(code))
+        events.endpoints(self, c, "disconnect")
         await networking.dns_sync(self)
         ev = self._exit_events.pop(c.id, None)
         if ev:
@@ -441,12 +473,14 @@ class Engine:
     # ------------------------------------------------------------------ volumes
     def _with_volumes(self, config: ContainerConfig) -> ContainerConfig:
         """``config`` with named and anonymous volumes as binds of their mountpoints."""
-        binds = resolve_binds(self.volumes, [*config.binds, *config.anon_volumes], True)
+        binds = resolve_binds(self.volumes, [*config.binds, *config.anon_volumes,
+                                             *config.inherited_binds], True)
         return config if binds == config.binds else dataclasses.replace(config, binds=binds)
 
     def volume_users(self, name: str) -> list[str]:
         return [c.id for c in self._containers.values()
-                if name in volume_names_in_binds([*c.config.binds, *c.config.anon_volumes])]
+                if name in volume_names_in_binds([*c.config.binds, *c.config.anon_volumes,
+                                                  *c.config.inherited_binds])]
 
     def create_volume(self, name: str = "", driver: str = "local",
                       labels: dict | None = None, options: dict | None = None) -> dict:
@@ -463,7 +497,8 @@ class Engine:
 
     def prune_volumes(self, labels: list[str]) -> tuple[list[str], int]:
         used = {v for c in self._containers.values()
-                for v in volume_names_in_binds([*c.config.binds, *c.config.anon_volumes])}
+                for v in volume_names_in_binds([*c.config.binds, *c.config.anon_volumes,
+                                                *c.config.inherited_binds])}
         return self.volumes.prune(used, labels)
 
     # ------------------------------------------------------------------ archive (docker cp)
@@ -486,7 +521,10 @@ class Engine:
 
     # ------------------------------------------------------------------ rename / top / diff
     async def rename_container(self, ref: str, name: str) -> None:
+        c = self.get_container(ref)
+        old = c.name
         containerops.rename(self, ref, name)
+        events.container(self, c, "rename", oldName=old)
 
     def top_container(self, ref: str, ps_args: str = "") -> dict:
         return containerops.top(self, ref, ps_args)
@@ -497,11 +535,14 @@ class Engine:
     # ------------------------------------------------------------------ stop / kill / wait
     async def stop_container(self, ref: str, timeout: int | None = None) -> None:
         c = self.get_container(ref)
+        if self.restarts.stop(c):           # was waiting to restart: now stopped
+            return
         if c.status != "running":
             raise NotModified(f"container {c.id} is already stopped")
         if timeout is None:
             timeout = getattr(c.config, "stop_timeout", None)
         await self._stop(c, 10 if timeout is None else timeout)
+        events.container(self, c, "stop")
 
     async def _stop(self, c: Container, timeout: float) -> None:
         driver = self.drivers[c.driver]
@@ -510,15 +551,23 @@ class Engine:
         ev = self._exit_events.get(c.id)
         if timeout != 0 and ev is not None:        # -1: wait as long as it takes
             await asyncio.to_thread(driver.kill, c.id, _signal.SIGTERM)
+            events.container(self, c, "kill", signal=str(int(_signal.SIGTERM)))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ev.wait(), None if timeout < 0 else timeout)
         if c.status == "running":
             await asyncio.to_thread(driver.kill, c.id, _signal.SIGKILL)
+            events.container(self, c, "kill", signal=str(int(_signal.SIGKILL)))
             if ev is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ev.wait(), 10)
             if c.status == "running":
                 await self._on_exit(c.id)
+
+    # ------------------------------------------------------------------ update
+    async def update_container(self, ref: str, resources: dict[str, int],
+                               restart_policy: dict | None = None) -> list[str]:
+        """``docker update`` (see cove.engine.update); returns warnings."""
+        return await engupdate.update(self, ref, resources, restart_policy)
 
     # ------------------------------------------------------------------ pause / stats
     async def pause_container(self, ref: str) -> None:
@@ -543,6 +592,7 @@ class Engine:
         await asyncio.to_thread(fn, c.id)
         c.paused = paused
         self._save(c)
+        events.container(self, c, "pause" if paused else "unpause")
 
     async def container_stats(self, ref: str) -> dict:
         """One sample of the container's cgroup counters (see Cgroup.stats) plus
@@ -562,6 +612,7 @@ class Engine:
         if c.status != "running":
             raise Conflict(f"Container {c.id} is not running")
         await asyncio.to_thread(self.drivers[c.driver].kill, c.id, num)
+        events.container(self, c, "kill", signal=str(num))
         if num == _signal.SIGKILL:
             ev = self._exit_events.get(c.id)
             if ev is not None:
@@ -579,20 +630,23 @@ class Engine:
             code = c.exit_code
             if c.id in self._containers:
                 await ev.wait()
+                code = c.exit_code   # a created container's code is known only now
             return code
-        if condition == "next-exit" or c.status == "running":
+        if condition == "next-exit" or c.status in ("running", "restarting"):
             await self._exit_events.setdefault(c.id, asyncio.Event()).wait()
         return c.exit_code
 
     # ------------------------------------------------------------------ remove
     async def remove_container(self, ref: str, force: bool = False) -> None:
         c = self.get_container(ref)
-        if c.status == "running":
+        if c.status in ("running", "restarting"):
             if not force:
                 raise Conflict(
-                    f"You cannot remove a running container {c.id}. Stop the container before"
-                    " attempting removal or force remove")
-            await self._stop(c, 0)
+                    f"You cannot remove a {c.status} container {c.id}. Stop the container "
+                    "before attempting removal or force remove")
+            self.restarts.stop(c)
+            if c.status == "running":
+                await self._stop(c, 0)
         await self._remove(c)
 
     async def remove_link(self, name: str) -> None:
@@ -609,6 +663,8 @@ class Engine:
             if c.id not in self._containers:
                 return
             c.status = "removing"
+            self.restarts.forget(c.id)
+            self.health.stop(c.id)
             driver = self.drivers.get(c.driver)
             if driver is not None:
                 await asyncio.to_thread(driver.delete, c.id)
@@ -616,6 +672,7 @@ class Engine:
             await asyncio.to_thread(shutil.rmtree, self.container_dir(c.id), True)
             self.store.delete("container", c.id)
             del self._containers[c.id]
+            events.container(self, c, "destroy")
         self._locks.pop(c.id, None)
         ev = self._removed_events.pop(c.id, None)
         if ev:
@@ -656,6 +713,7 @@ class Engine:
         c = self.get_container(ref)
         f = logfile.open_log(self.log_path(c.id)) if stream else None
         offset = os.fstat(f.fileno()).st_size if f else 0
+        events.container(self, c, "attach")
         return self._attach(c, f, offset, stdout, stderr, logs)
 
     async def _attach(self, c: Container, f, offset: int, stdout: bool, stderr: bool,
@@ -673,7 +731,8 @@ class Engine:
     # ------------------------------------------------------------------ exec
     async def exec_create(self, ref: str, cmd: list[str], env: list[str] | None = None,
                           working_dir: str = "", user: str = "", tty: bool = False,
-                          attach_stdout: bool = True, attach_stderr: bool = True) -> str:
+                          attach_stdout: bool = True, attach_stderr: bool = True,
+                          attach_stdin: bool = False, detach_keys: str = "") -> str:
         c = self.get_container(ref)
         if not cmd or any(not isinstance(a, str) for a in cmd):
             raise InvalidParameter("No exec command specified")
@@ -683,7 +742,9 @@ class Engine:
         self._execs[eid] = ExecRecord(id=eid, container_id=c.id, cmd=list(cmd),
                                       env=list(env or []), working_dir=working_dir,
                                       user=user, tty=tty, attach_stdout=attach_stdout,
-                                      attach_stderr=attach_stderr)
+                                      attach_stderr=attach_stderr, attach_stdin=attach_stdin,
+                                      detach_keys=detach_keys)
+        events.exec_event(self, c, "exec_create", self._execs[eid])
         return eid
 
     def exec_inspect(self, exec_id: str) -> ExecRecord:
@@ -703,44 +764,47 @@ class Engine:
         driver = self.drivers[c.driver]
         env = _merge_env([DEFAULT_PATH, f"HOSTNAME={c.config.hostname}"], c.config.env,
                          rec.env)
-        fds: list[int] = []
-        streams: dict[int, int] = {}
-        if not detach:
-            for num, want in ((1, rec.attach_stdout), (2, rec.attach_stderr)):
-                if want:
-                    r, w = os.pipe()
-                    fds.append(w)
-                    streams[r] = num
-        wfds = {num: w for (r, num), w in zip(streams.items(), fds, strict=True)}
-        if rec.tty and len(fds) == 2:       # no pty: a tty's one stream is stdout+stderr
-            r2 = next(r for r, num in streams.items() if num == 2)
-            os.close(r2)
-            os.close(wfds[2])
-            fds.remove(wfds[2])
-            del streams[r2]
-            wfds[2] = wfds[1]
+        io = stdio.ExecIO(rec, detach, driver)      # pipes or a pty (cove.engine.stdio)
+        self._exec_io[rec.id] = io
         try:
             pid = await asyncio.to_thread(
                 driver.exec, c.id, rec.cmd, env, rec.working_dir or c.config.working_dir,
-                rec.user or c.config.user, wfds.get(1), wfds.get(2))
+                rec.user or c.config.user, **io.exec_kwargs(driver))
         except BaseException:
-            for fd in [*fds, *streams]:
-                os.close(fd)
+            io.abort()
+            self._exec_io.pop(rec.id, None)
             raise
         finally:
-            for w in fds:
-                with contextlib.suppress(OSError):
-                    os.close(w)
+            io.close_child_ends()
+        io.on_started(driver, pid)
+        streams = io.streams
         rec.pid = pid
         rec.running = True
+        events.exec_event(self, c, "exec_start", rec)
         if detach:
+            self._exec_io.pop(rec.id, None)
             asyncio.ensure_future(self._reap_exec(rec, driver))
             return
         try:
             async for item in _read_pipes(streams):
                 yield item
         finally:
+            io.finish()
             await self._reap_exec(rec, driver)
+            self._exec_io.pop(rec.id, None)
+
+    # stdin and tty size (cove.engine.stdio)
+    async def attach_stdin(self, ref: str) -> stdio.StdinSink | None:
+        return await stdio.container_stdin(self, ref)
+
+    async def exec_stdin(self, exec_id: str) -> stdio.StdinSink | None:
+        return await stdio.exec_stdin(self, exec_id)
+
+    async def resize_container(self, ref: str, height: int, width: int) -> None:
+        await stdio.resize_container(self, ref, height, width)
+
+    async def resize_exec(self, exec_id: str, height: int, width: int) -> None:
+        await stdio.resize_exec(self, exec_id, height, width)
 
     async def _reap_exec(self, rec: ExecRecord, driver: ExecutionDriver) -> None:
         deadline = time.monotonic() + 3600
@@ -751,8 +815,17 @@ class Engine:
                 break
             await asyncio.sleep(0.01)
         rec.running = False
+        c = self._containers.get(rec.container_id)
+        if c is not None:
+            events.exec_event(self, c, "exec_die", rec, exitCode=str(rec.exit_code))
 
     # ------------------------------------------------------------------ images
+    async def commit_container(self, ref: str, repo_tag: str = "", comment: str = "",
+                               author: str = "", changes: list[str] | None = None,
+                               config: dict | None = None, pause: bool = True) -> Image:
+        from cove.engine.commit import commit
+        return await commit(self, ref, repo_tag, comment, author, changes, config, pause)
+
     def list_images(self) -> list[Image]:
         return self.images.list()
 
@@ -860,9 +933,10 @@ class Engine:
     async def connect_network(self, net_ref: str, container_ref: str, ip: str = "",
                               aliases: list[str] | None = None,
                               links: list[str] | None = None, mac: str = "",
-                              driver_opts: dict[str, str] | None = None) -> None:
+                              driver_opts: dict[str, str] | None = None, ip6: str = "",
+                              link_local_ips: list[str] | None = None) -> None:
         await networking.connect(self, net_ref, container_ref, ip, aliases, links, mac,
-                                 driver_opts)
+                                 driver_opts, ip6, link_local_ips)
 
     async def disconnect_network(self, net_ref: str, container_ref: str,
                                  force: bool = False) -> None:
@@ -877,6 +951,10 @@ class Engine:
         return out
 
     # ------------------------------------------------------------------ system
+    def cluster_info(self) -> dict:
+        """Cluster store, advertise address and nodes (empty without --cluster-store)."""
+        return self.network.cluster_info()
+
     def info(self) -> dict:
         cs = list(self._containers.values())
         running = sum(1 for c in cs if c.status == "running")
@@ -888,6 +966,17 @@ class Engine:
             "name": platform.node(), "runtimes": sorted(self.drivers),
             "default_runtime": self.default_runtime,
         }
+
+
+def _seconds_since(iso: str) -> float:
+    """Seconds from an RFC 3339 UTC time (as now_iso writes it) to now; 0 if unknown."""
+    from datetime import UTC, datetime
+    try:
+        main, _, frac = iso.rstrip("Z").partition(".")
+        t = datetime.strptime(main, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+        return max(0.0, time.time() - t - float("0." + (frac[:6] or "0")))
+    except ValueError:
+        return 0.0
 
 
 def _system_cpu_ns() -> int:

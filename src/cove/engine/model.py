@@ -20,6 +20,7 @@ class ContainerConfig:
     labels: dict[str, str] = field(default_factory=dict)
     tty: bool = False
     open_stdin: bool = False
+    stdin_once: bool = False                     # close stdin when the first attach ends
     attach_stdout: bool = False
     attach_stderr: bool = False
     exposed_ports: dict[str, dict] = field(default_factory=dict)   # {"80/tcp": {}}
@@ -51,6 +52,27 @@ class ContainerConfig:
     # EndpointsConfig of the network the container is created on: IPAMConfig, Aliases,
     # MacAddress (Docker's NetworkingConfig), see cove.network.userdefined
     endpoint_config: dict = field(default_factory=dict)
+    # issue 6 (cove.engine.restart, cove.engine.health, cove.engine.update)
+    restart_policy: dict = field(default_factory=dict)   # {"Name", "MaximumRetryCount"}
+    healthcheck: dict = field(default_factory=dict)      # Config.Healthcheck (ns durations)
+    memory_swap: int = 0                                 # 0: same as memory; -1: unlimited
+    memory_reservation: int = 0
+    cpu_period: int = 0
+    cpu_quota: int = 0
+    blkio_weight: int = 0
+    # issue 6: namespace modes and the remaining create options (cove.api.hostmodes,
+    # cove.engine.hostmodes, cove.engine.volumesfrom)
+    pid_mode: str = ""                                   # "", "host", "container:<ref>"
+    uts_mode: str = ""                                   # "", "host"
+    cgroupns_mode: str = ""                              # "private", "host" ("": host)
+    isolation: str = ""                                  # "", "default"
+    group_add: list[str] = field(default_factory=list)   # names or gids
+    device_cgroup_rules: list[str] = field(default_factory=list)  # "c 7:128 rwm"
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    volumes_from: list[str] = field(default_factory=list)  # "<container>[:ro|:rw]"
+    inherited_binds: list[str] = field(default_factory=list)  # copied from volumes_from
+    volume_driver: str = ""
 
 
 @dataclass
@@ -76,6 +98,8 @@ class Container:
     monitor_pid: int = 0                         # pid whose exit means the container exited
     ports: dict | None = None                    # NetworkSettings.Ports while running (issue 3)
     paused: bool = False                         # frozen (cgroup freezer); status stays running
+    manually_stopped: bool = False               # stopped by the user: no restart policy
+    health: dict | None = None                   # State.Health (cove.engine.health)
 
     @property
     def short_id(self) -> str:
@@ -90,6 +114,9 @@ class Image:
     size: int
     layers: list[str]                            # layer dirs, bottom-most first
     config: dict = field(default_factory=dict)   # Docker image config "config" section
+    comment: str = ""                            # docker commit -m / import message
+    author: str = ""                             # docker commit -a
+    parent: str = ""                             # the image a commit was made on
 
 
 @dataclass
@@ -103,6 +130,8 @@ class ExecRecord:
     tty: bool = False
     attach_stdout: bool = True
     attach_stderr: bool = True
+    attach_stdin: bool = False
+    detach_keys: str = ""                        # as given (``ctrl-p,ctrl-q``); "" = default
     running: bool = False
     exit_code: int | None = None
     pid: int = 0

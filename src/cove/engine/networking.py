@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from cove.engine import events
 from cove.errors import CoveError, Forbidden, InvalidParameter
 from cove.network import hostsedit, userdefined
 from cove.network.dns import DnsEntry, Records
@@ -31,16 +32,18 @@ async def create_network(eng: Engine, name: str, driver: str = "bridge", subnet:
                          options: dict[str, str] | None = None,
                          labels: dict[str, str] | None = None,
                          enable_ipv6: bool = False, check_duplicate: bool = True,
-                         ipam_options: dict[str, str] | None | bool = False) -> Network:
-    if enable_ipv6:
-        raise InvalidParameter("IPv6 networks are not supported by cove yet")
+                         ipam_options: dict[str, str] | None | bool = False,
+                         ipv6_pool: dict | None = None) -> Network:
     if ip_range and not subnet:
         raise InvalidParameter("ip-range can only be used with a subnet")
     if (gateway or aux_addresses) and not subnet:
         raise InvalidParameter("gateway and aux-address can only be used with a subnet")
-    return await asyncio.to_thread(
+    net = await asyncio.to_thread(
         eng.network.create_network, name, driver, subnet, gateway, internal, options, labels,
-        ip_range, aux_addresses, check_duplicate, ipam_options)
+        ip_range, aux_addresses, check_duplicate, ipam_options, enable_ipv6=enable_ipv6,
+        ipv6_pool=ipv6_pool)
+    events.network(eng, net, "create")
+    return net
 
 
 async def remove_network(eng: Engine, ref: str) -> None:
@@ -54,6 +57,7 @@ async def remove_network(eng: Engine, ref: str) -> None:
         raise Forbidden(f"error while removing network: network {net.name} id {net.id}"
                         f" has active endpoints {' '.join(names)}")
     await asyncio.to_thread(eng.network.remove_network, net.id)
+    events.network(eng, net, "destroy")
     await dns_sync(eng)
 
 
@@ -67,6 +71,7 @@ async def prune_networks(eng: Engine) -> list[str]:
             continue
         try:
             await asyncio.to_thread(eng.network.remove_network, net.id)
+            events.network(eng, net, "destroy")
             gone.append(net.name)
         except CoveError as exc:
             log.warning("prune %s: %s", net.name, exc.message)
@@ -80,42 +85,54 @@ def _hostname(c: Container) -> str:
 
 async def connect(eng: Engine, net_ref: str, container_ref: str, ip: str = "",
                   aliases: list[str] | None = None, links: list[str] | None = None,
-                  mac: str = "", driver_opts: dict[str, str] | None = None) -> None:
+                  mac: str = "", driver_opts: dict[str, str] | None = None, ip6: str = "",
+                  link_local_ips: list[str] | None = None) -> None:
     net = eng.network.network(net_ref)
     c = eng.get_container(container_ref)
     mode = c.config.network_mode
     if mode in ("host", "none") or mode.startswith("container:"):
         raise Forbidden("container sharing network namespace with another container or host"
                         " cannot be connected to any other network")
-    if net.driver != "bridge":
+    if net.driver not in ("bridge", "overlay"):
         raise Forbidden(f"container cannot be disconnected from host network or connected"
                         f" to {net.name} network")
     async with eng._lock(c.id):
         netns = c.netns_path if c.status == "running" else None
         ep = await asyncio.to_thread(userdefined.connect, eng.network, c.id, net, netns, ip,
-                                     aliases or [], mac, links or [], driver_opts)
+                                     aliases or [], mac, links or [], driver_opts, ip6,
+                                     link_local_ips or [])
         path = eng.container_dir(c.id) / "hosts"
         try:
-            path.write_text(hostsedit.add_entry(path.read_text(), ep.ip, _hostname(c)))
+            text = hostsedit.add_entry(path.read_text(), ep.ip, _hostname(c))
+            if ep.ip6:
+                text = hostsedit.add_entry(text, ep.ip6, _hostname(c))
+            path.write_text(text)
         except OSError as exc:
             log.warning("hosts of %s: %s", c.short_id, exc)
         if netns and userdefined.is_user_network(net):
             await dns_attach(eng, c.id, netns)
+        if netns:
+            events.network(eng, net, "connect", c.id)
     await dns_sync(eng)
 
 
 async def disconnect(eng: Engine, net_ref: str, container_ref: str, force: bool = False) -> None:
     net = eng.network.network(net_ref)
     c = eng.get_container(container_ref)
-    if net.driver != "bridge":
+    if net.driver not in ("bridge", "overlay"):
         raise Forbidden(f"container cannot be disconnected from host network or connected"
                         f" to {net.name} network")
     async with eng._lock(c.id):
         netns = c.netns_path if c.status == "running" else None
         ep = await asyncio.to_thread(userdefined.disconnect, eng.network, c.id, net, netns)
+        if netns:
+            events.network(eng, net, "disconnect", c.id)
         path = eng.container_dir(c.id) / "hosts"
         try:
-            path.write_text(hostsedit.remove_entry(path.read_text(), ep.ip, _hostname(c)))
+            text = hostsedit.remove_entry(path.read_text(), ep.ip, _hostname(c))
+            if ep.ip6:
+                text = hostsedit.remove_entry(text, ep.ip6, _hostname(c))
+            path.write_text(text)
         except OSError as exc:
             log.warning("hosts of %s: %s", c.short_id, exc)
         if c.config.network_mode in (net.name, net.id):
@@ -163,6 +180,11 @@ def endpoint_extras(eng: Engine, c: Container, mode: str) -> dict:
     out: dict = {}
     if ec.get("DriverOpts"):
         out["driver_opts"] = dict(ec["DriverOpts"])
+    ipam_cfg = ec.get("IPAMConfig") or {}
+    if ipam_cfg.get("IPv6Address"):                 # cove.network.ipv6
+        out["ip6"] = ipam_cfg["IPv6Address"]
+    if ipam_cfg.get("LinkLocalIPs"):
+        out["link_local_ips"] = list(ipam_cfg["LinkLocalIPs"])
     links = [*(ec.get("Links") or []), *c.config.links]
     if links and mode_is_user_network(eng, mode):
         out["links"] = list(dict.fromkeys(links))
@@ -189,6 +211,8 @@ def records(eng: Engine) -> Records:
                 continue
             names = [c.name, *ep.aliases, c.id[:12], _hostname(c)]
             entries.append(DnsEntry(c.id, net.id, net.name, ep.ip, names))
+            if getattr(ep, "ip6", ""):                # AAAA (cove.network.ipv6)
+                entries.append(DnsEntry(c.id, net.id, net.name, ep.ip6, names))
         link_specs = [x for ep in eps for x in ep.links]
         mode_net = by_ref.get(c.config.network_mode)
         if mode_net is not None and userdefined.is_user_network(mode_net):
@@ -198,6 +222,7 @@ def records(eng: Engine) -> Records:
             t = by_name.get(target)
             if t is not None:
                 links.setdefault(c.id, {})[alias or target] = t.name
+    entries += eng.network.remote_dns_entries()     # overlay peers on other hosts (issue 7)
     return Records.build(entries, links)
 
 
@@ -242,6 +267,7 @@ def host_gateway(eng: Engine) -> str:
 def check_create(eng: Engine, c: Container) -> None:
     """Validate the endpoint request of a container before anything is made."""
     ip, aliases, mac = endpoint_request(c, c.config.network_mode)
+    ip = ip or ((c.config.endpoint_config or {}).get("IPAMConfig") or {}).get("IPv6Address", "")
     if (ip or aliases) and not mode_is_user_network(eng, c.config.network_mode):
         raise InvalidParameter(userdefined.IP_ON_DEFAULT if ip else
                                userdefined.ALIAS_ON_DEFAULT)

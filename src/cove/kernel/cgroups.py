@@ -63,12 +63,28 @@ def _kv(path: str) -> dict[str, int]:
     return out
 
 
+def _init_cpuset(d: str) -> None:
+    """A new v1 cpuset cgroup has no CPUs and no memory nodes (no task may join): give
+    ``d`` and its empty ancestors their parent's."""
+    parent = os.path.dirname(d)
+    if not os.path.exists(os.path.join(parent, "cpuset.cpus")):
+        return
+    for key in ("cpuset.cpus", "cpuset.mems"):
+        if not _read(os.path.join(parent, key)).strip():
+            _init_cpuset(parent)
+        if not _read(os.path.join(d, key)).strip():
+            _write(os.path.join(d, key), _read(os.path.join(parent, key)).strip())
+
+
 @dataclass
 class Limits:
     memory: int = 0          # bytes
     nano_cpus: int = 0
     cpu_shares: int = 0
     pids_limit: int = 0
+    cpuset_cpus: str = ""    # "0-1" (v1 cpuset, v2 cpuset.cpus when enabled)
+    cpuset_mems: str = ""
+    devices: list[str] | None = None  # v1 devices allow list ("c 1:3 rwm"); None: all
 
 
 @dataclass
@@ -78,8 +94,9 @@ class Cgroup:
 
     # -- creation ----------------------------------------------------------------------
     @classmethod
-    def plan(cls, name: str, root: str = ROOT) -> Cgroup:
-        """Where the cgroup ``cove/<name>`` goes (nothing is created)."""
+    def plan(cls, name: str, root: str = ROOT, extra: tuple[str, ...] = ()) -> Cgroup:
+        """Where the cgroup ``cove/<name>`` goes (nothing is created). ``extra``: v1
+        controllers wanted beyond :data:`V1_CONTROLLERS` (``cpuset``, ``devices``)."""
         ver = version(root)
         own = own_paths()
         if ver == 2:
@@ -87,7 +104,7 @@ class Cgroup:
             return cls(2, {"": os.path.join(root, base.lstrip("/"), "cove", name)})
         dirs: dict[str, str] = {}
         seen: set[str] = set()
-        for ctrl in V1_CONTROLLERS:
+        for ctrl in (*V1_CONTROLLERS, *extra):
             mnt = os.path.join(root, ctrl)
             if not os.path.isdir(mnt) or os.path.realpath(mnt) in seen:
                 continue
@@ -119,7 +136,7 @@ class Cgroup:
     def _enable_v2(self, parent: str) -> None:
         os.makedirs(parent, exist_ok=True)
         avail = _read(os.path.join(os.path.dirname(parent), "cgroup.controllers")).split()
-        want = " ".join(f"+{c}" for c in ("memory", "cpu", "pids") if c in avail)
+        want = " ".join(f"+{c}" for c in ("memory", "cpu", "pids", "cpuset") if c in avail)
         if want:
             _write(os.path.join(parent, "cgroup.subtree_control"), want)
 
@@ -139,6 +156,9 @@ class Cgroup:
                 _write(os.path.join(g, "cpu.weight"), str(max(1, min(10000, weight))))
             if lim.pids_limit:
                 _write(os.path.join(g, "pids.max"), str(lim.pids_limit))
+            for key, value in (("cpus", lim.cpuset_cpus), ("mems", lim.cpuset_mems)):
+                if value:
+                    _write(os.path.join(g, f"cpuset.{key}"), value)
             return
         if lim.memory and "memory" in d:
             _write(os.path.join(d["memory"], "memory.limit_in_bytes"), str(lim.memory))
@@ -154,6 +174,15 @@ class Cgroup:
                 _write(os.path.join(d["cpu"], "cpu.shares"), str(lim.cpu_shares))
         if lim.pids_limit and "pids" in d:
             _write(os.path.join(d["pids"], "pids.max"), str(lim.pids_limit))
+        if "cpuset" in d:
+            _init_cpuset(d["cpuset"])
+            for key, value in (("cpus", lim.cpuset_cpus), ("mems", lim.cpuset_mems)):
+                if value:
+                    _write(os.path.join(d["cpuset"], f"cpuset.{key}"), value)
+        if "devices" in d and lim.devices is not None:
+            _write(os.path.join(d["devices"], "devices.deny"), "a")
+            for rule in lim.devices:
+                _write(os.path.join(d["devices"], "devices.allow"), rule)
 
     # -- use ---------------------------------------------------------------------------
     def join(self, pid: int = 0) -> None:
@@ -264,3 +293,27 @@ class Cgroup:
                         break
                     time.sleep(0.01)
         return errors
+
+
+def available_cpuset(root: str = ROOT) -> tuple[str, str]:
+    """(cpus, mems) the daemon's own cpuset allows, e.g. ("0-1", "0"); from
+    /sys/devices/system when there is no cpuset controller."""
+    own = own_paths()
+    candidates = [os.path.join(root, "cpuset", own.get("cpuset", "/").lstrip("/"))]
+    if version(root) == 2:
+        candidates = [os.path.join(root, own.get("", "/").lstrip("/"))]
+    for d in candidates:
+        try:
+            return (_read(os.path.join(d, "cpuset.effective_cpus")).strip(),
+                    _read(os.path.join(d, "cpuset.effective_mems")).strip())
+        except OSError:
+            continue
+    try:
+        cpus = _read("/sys/devices/system/cpu/online").strip()
+    except OSError:
+        cpus = f"0-{(os.cpu_count() or 1) - 1}"
+    try:
+        mems = _read("/sys/devices/system/node/online").strip()
+    except OSError:
+        mems = "0"
+    return cpus, mems

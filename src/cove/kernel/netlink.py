@@ -56,6 +56,10 @@ class IfaceConfig:
     mac: str = ""
     gateway: str = ""          # default route via this address ("" = none)
     mtu: int = 0
+    ip6: str = ""              # IPv6 address (added without DAD), "" = none
+    prefixlen6: int = 0
+    gateway6: str = ""         # IPv6 default route via this address ("" = none)
+    extra: tuple[tuple[str, int], ...] = ()   # more (address, prefixlen): link-local IPs
 
 
 # -- a minimal raw rtnetlink encoder for the hot path (sandbox plumbing) -----------------
@@ -71,7 +75,8 @@ _IFLA_BRPORT_MODE = 4
 _IFA_ADDRESS, _IFA_LOCAL, _IFA_BROADCAST = 1, 2, 4
 _RTA_OIF, _RTA_GATEWAY = 4, 5
 _NLA_F_NESTED = 0x8000
-_AF_INET, _AF_BRIDGE = 2, 7
+_AF_INET, _AF_BRIDGE, _AF_INET6 = 2, 7, 10
+_IFA_F_NODAD = 0x02
 
 
 def _attr(kind: int, data: bytes) -> bytes:
@@ -133,7 +138,25 @@ class RawRtnl:
             payload += _attr(_IFA_BROADCAST, net.broadcast_address.packed)
         self.request(_RTM_NEWADDR, _NLM_F_CREATE | _NLM_F_EXCL, payload, what)
 
+    def add_addr6(self, index: int, ip: str, prefixlen: int, what: str) -> None:
+        """An IPv6 address, usable at once (no duplicate address detection)."""
+        payload = struct.pack("=BBBBI", _AF_INET6, prefixlen, _IFA_F_NODAD, 0, index)
+        payload += _attr(_IFA_ADDRESS, socket.inet_pton(socket.AF_INET6, ip))
+        self.request(_RTM_NEWADDR, _NLM_F_CREATE | _NLM_F_EXCL, payload, what)
+
+    def add_any_addr(self, index: int, ip: str, prefixlen: int, what: str) -> None:
+        if ":" in ip:
+            self.add_addr6(index, ip, prefixlen, what)
+        else:
+            self.add_addr(index, ip, prefixlen, what)
+
     def add_default_route(self, index: int, gateway: str, what: str) -> None:
+        if ":" in gateway:
+            payload = struct.pack("=BBBBBBBBI", _AF_INET6, 0, 0, 0, 254, 3, 0, 1, 0)
+            payload += _attr(_RTA_GATEWAY, socket.inet_pton(socket.AF_INET6, gateway))
+            payload += _attr(_RTA_OIF, struct.pack("=i", index))
+            self.request(_RTM_NEWROUTE, _NLM_F_CREATE | _NLM_F_EXCL, payload, what)
+            return
         payload = struct.pack("=BBBBBBBBI", _AF_INET, 0, 0, 0, 254, 3, 0, 1, 0)
         payload += _attr(_RTA_GATEWAY, socket.inet_aton(gateway))
         payload += _attr(_RTA_OIF, struct.pack("=i", index))
@@ -307,6 +330,19 @@ class Netlink:
 
         return self._call(body)
 
+    def ensure_address6(self, name: str, address: str, prefixlen: int) -> None:
+        """Give link ``name`` the IPv6 ``address/prefixlen`` (no DAD) unless it has it."""
+        idx = self.index(name)
+        if idx is None:
+            raise KernelError(f"cannot add {address}/{prefixlen} to {name}: link not found")
+        have = self._call(lambda ipr: {(m.get_attr("IFA_ADDRESS"), m["prefixlen"])
+                                       for m in ipr.get_addr(family=_AF_INET6, index=idx)})
+        if (ipaddress.IPv6Address(address).compressed, prefixlen) in have:
+            return
+        with self._lock:
+            self._raw.add_addr6(idx, address, prefixlen,
+                                f"cannot add {address}/{prefixlen} to {name}")
+
     def delete_link(self, name: str) -> None:
         """Delete link ``name``; a missing link is not an error."""
         def body(ipr: IPRoute) -> None:
@@ -389,8 +425,14 @@ def _configure_here(ifaces: list[IfaceConfig]) -> None:
                 attrs += _attr(_IFLA_MTU, struct.pack("=I", c.mtu))
             rt.request(_RTM_NEWLINK, 0, _ifinfo(idx, IFF_UP, IFF_UP) + attrs, what)
             rt.add_addr(idx, c.ip, c.prefixlen, what)
+            if c.ip6:
+                rt.add_addr6(idx, c.ip6, c.prefixlen6, f"{what}: {c.ip6}/{c.prefixlen6}")
+            for ip, plen in c.extra:
+                rt.add_any_addr(idx, ip, plen, f"{what}: {ip}/{plen}")
             if c.gateway:
                 rt.add_default_route(idx, c.gateway, f"{what}: default route via {c.gateway}")
+            if c.gateway6:
+                rt.add_default_route(idx, c.gateway6, f"{what}: default route via {c.gateway6}")
     finally:
         rt.close()
 

@@ -7,9 +7,11 @@ from cove.errors import KernelError
 from cove.kernel.syscalls import run_in_netns
 
 
-def set_default_route(netns_path: str, ifname: str, gateway: str) -> None:
+def set_default_route(netns_path: str, ifname: str, gateway: str, family: int = 4) -> None:
     """Make the default route of the namespace go via ``gateway`` on ``ifname``; with an
-    empty ``gateway`` just remove the default route. A missing route is fine."""
+    empty ``gateway`` just remove the default route. A missing route is fine.
+    ``family=6``: the IPv6 default route."""
+    dst, fam = ("::/0", 10) if family == 6 else ("0.0.0.0/0", 2)
 
     def body() -> None:
         from pyroute2 import IPRoute
@@ -17,15 +19,15 @@ def set_default_route(netns_path: str, ifname: str, gateway: str) -> None:
 
         with IPRoute() as ipr:
             try:
-                ipr.route("del", dst="0.0.0.0/0")
+                ipr.route("del", dst=dst, family=fam)
             except NetlinkError as exc:
-                if exc.code != 3:      # ESRCH: there was none
+                if exc.code not in (2, 3):      # ENOENT (IPv6), ESRCH: there was none
                     raise
             if gateway:
                 idx = ipr.link_lookup(ifname=ifname)
                 if not idx:
                     raise KernelError(f"cannot route via {ifname}: link not found")
-                ipr.route("add", dst="0.0.0.0/0", gateway=gateway, oif=idx[0])
+                ipr.route("add", dst=dst, gateway=gateway, oif=idx[0], family=fam)
 
     try:
         run_in_netns(netns_path, body)

@@ -258,3 +258,49 @@ def set_overlay_links(sandbox: str, up: bool) -> None:
                 raise KernelError(f"cannot set {VXLAN} {'up' if up else 'down'} in "
                                   f"{os.path.basename(sandbox)}: {exc}") from exc
     run_in_netns(sandbox, body)
+
+
+def resolve_underlay(advertise: str, host_netns: str | None = None) -> tuple[str, str]:
+    """``--cluster-advertise`` → (VTEP IPv4, underlay interface).
+
+    ``advertise`` is an IPv4 address (the interface carrying it is the underlay) or an
+    interface name (its first IPv4 address is the VTEP).
+    """
+    import ipaddress
+
+    def body() -> tuple[str, str]:
+        with IPRoute() as ipr:
+            names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in ipr.get_links()}
+            addrs = [(m["index"], m.get_attr("IFA_ADDRESS"))
+                     for m in ipr.get_addr(family=socket.AF_INET)]
+        try:
+            ipaddress.IPv4Address(advertise)
+        except ValueError:
+            idx = next((i for i, n in names.items() if n == advertise), None)
+            if idx is None:
+                raise KernelError(f"cluster advertise: no interface or IPv4 address "
+                                  f"{advertise!r}") from None
+            ip = next((a for i, a in addrs if i == idx), None)
+            if ip is None:
+                raise KernelError(f"cluster advertise: interface {advertise} has no IPv4 "
+                                  "address") from None
+            return ip, advertise
+        for i, a in addrs:
+            if a == advertise:
+                return advertise, names.get(i, "")
+        raise KernelError(f"cluster advertise: address {advertise} is not configured on "
+                          "any interface of this host")
+    return _in(host_netns, body)
+
+
+def set_endpoint_link(sandbox: str, host_ifname: str, up: bool) -> None:
+    """Set one endpoint's port on ``br0`` up or down (an address conflict keeps it down)."""
+    def body() -> None:
+        with IPRoute() as ipr:
+            try:
+                ipr.link("set", index=_idx(ipr, host_ifname, "cannot set endpoint link"),
+                         state="up" if up else "down")
+            except NetlinkError as exc:
+                raise KernelError(f"cannot set {host_ifname} {'up' if up else 'down'} in "
+                                  f"{os.path.basename(sandbox)}: {exc}") from exc
+    run_in_netns(sandbox, body)

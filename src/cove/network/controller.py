@@ -29,7 +29,7 @@ from cove.errors import (
 from cove.kernel import netns, nft, sysctl
 from cove.kernel.netlink import IfaceConfig, Netlink, configure_sandbox
 from cove.model import from_dict, new_id, now_iso, to_dict
-from cove.network import firewall, fwinc, hostfw, ipam, userdefined
+from cove.network import firewall, fwinc, gwbridge, hostfw, ipam, ipv6, userdefined
 from cove.network.drivers.base import NetworkDriver
 from cove.network.drivers.bridge import BridgeDriver
 from cove.network.drivers.host import HostDriver
@@ -70,6 +70,7 @@ class NetworkController:
         self._drivers: dict[str, NetworkDriver] = {}
         self.ports = PortMapper(store, nft_table)      # published ports (issue 3)
         self.icc = icc                                 # coved --icc (default bridge)
+        self.overlay = None     # cove.network.overlaynet.OverlayNetworks (--cluster-store)
 
     # -- plumbing helpers
     @property
@@ -82,6 +83,8 @@ class NetworkController:
 
     def driver(self, name: str) -> NetworkDriver:
         _ = self.nl
+        if name == "overlay" and self.overlay is not None:
+            return self.overlay.adapter
         try:
             return self._drivers[name]
         except KeyError:
@@ -94,7 +97,10 @@ class NetworkController:
 
     # -- networks
     def networks(self) -> list[Network]:
-        return [from_dict(Network, d) for d in self.store.list(NETWORK)]
+        nets = [from_dict(Network, d) for d in self.store.list(NETWORK)]
+        if self.overlay is not None:                # global networks (issue 7)
+            nets += self.overlay.networks()
+        return nets
 
     def network(self, ref: str) -> Network:
         """A network by full id, name, or unique id prefix."""
@@ -163,12 +169,14 @@ class NetworkController:
                        labels: dict[str, str] | None = None, ip_range: str = "",
                        aux_addresses: dict[str, str] | None = None,
                        check_duplicate: bool = True,
-                       ipam_options: dict[str, str] | None | bool = False) -> Network:
+                       ipam_options: dict[str, str] | None | bool = False,
+                       enable_ipv6: bool = False, ipv6_pool: dict | None = None) -> Network:
         """Create a user-defined bridge network (bridge ``br-<12hex>`` unless named by
         ``com.docker.network.bridge.name``). Rolls back fully on failure.
         ``check_duplicate=False`` allows a second network of the same name (API 1.41);
         ``ipam_options`` is IPAM.Options as the request gave it (None: null; False: not
-        given, shown as ``{}``)."""
+        given, shown as ``{}``); ``enable_ipv6``/``ipv6_pool`` (a validated
+        :func:`ipv6.pool_entry`): see :mod:`cove.network.ipv6`."""
         options = dict(options or {})
         ipam_opts = {} if ipam_options is False else (
             None if ipam_options is None else dict(ipam_options))
@@ -176,6 +184,14 @@ class NetworkController:
             raise InvalidParameter("network name is required")
         if driver in ("host", "null"):
             raise Forbidden(f'only one instance of "{driver}" network is allowed')
+        if driver == "overlay":                     # global scope: cove.network.overlaynet
+            if self.overlay is None:
+                from cove.network.overlaynet import NO_CLUSTER
+                raise InvalidParameter(NO_CLUSTER)
+            if enable_ipv6:
+                raise InvalidParameter("IPv6 is not supported on overlay networks yet")
+            return self.overlay.create(name, subnet, gateway, internal, options, labels,
+                                       ip_range, aux_addresses, ipam_options)
         if driver != "bridge":
             raise NotFound(f"plugin \"{driver}\" not found")
         mtu = _int_opt(options, "com.docker.network.driver.mtu", 1500)
@@ -207,6 +223,8 @@ class NetworkController:
             else:
                 gateway = ipam.gateway_for(subnet)
             nid = new_id()
+            subnet6, gateway6, entry6 = ipv6.plan(enable_ipv6, ipv6_pool, nid,
+                                                  [n.subnet6 for n in nets])
             bridge = options.get("com.docker.network.bridge.name") or "br-" + nid[:12]
             if len(bridge) > 15 or "/" in bridge or not bridge.isprintable() or " " in bridge:
                 raise InvalidParameter(f"invalid bridge name {bridge!r}")
@@ -220,8 +238,11 @@ class NetworkController:
                           options=options, labels=dict(labels or {}),
                           ipam={"Driver": "default", "Options": ipam_opts,
                                 "UserSubnet": user_subnet,
+                                "UserSubnet6": ipv6_pool is not None,
                                 "Config": [userdefined.ipam_extras(
-                                    subnet, gateway, ip_range, aux_addresses)]})
+                                    subnet, gateway, ip_range, aux_addresses),
+                                    *([entry6] if entry6 else [])]},
+                          enable_ipv6=enable_ipv6, subnet6=subnet6, gateway6=gateway6)
             drv = self.driver("bridge")
             existed = self.nl.index(bridge) is not None
             self._save_network(net)
@@ -249,6 +270,9 @@ class NetworkController:
             if self.network_endpoints(net.id):
                 raise Forbidden(f"error while removing network: network {net.name}"
                                 f" id {net.id} has active endpoints")
+            if net.driver == "overlay" and self.overlay is not None:
+                self.overlay.remove(net)
+                return
             self.store.delete(NETWORK, net.id)
             errors: list[str] = []
             for step in (self.apply_firewall, lambda: self.driver(net.driver).delete_network(net)):
@@ -282,6 +306,23 @@ class NetworkController:
         except CoveError as exc:
             log.warning("host FORWARD chain: %s", exc.message)
 
+    def cluster_info(self) -> dict:
+        """``{"store", "advertise", "cove": {node list...}}``; {} without a cluster."""
+        if self.overlay is None:
+            return {}
+        agent = self.overlay.agent
+        return {"store": agent.store_spec, "advertise": agent.advertise,
+                "cove": self.overlay.info()}
+
+    def remote_dns_entries(self) -> list:
+        """DNS entries of overlay endpoints on other hosts (empty without a cluster)."""
+        if self.overlay is None:
+            return []
+        from cove.network.dns import DnsEntry
+        names = {n.id: n.name for n in self.overlay.networks()}
+        return [DnsEntry(cid, nid, names.get(nid, ""), ip, list(ns))
+                for cid, nid, ip, ns in self.overlay.remote_dns()]
+
     # -- published ports (cove.network.portmap)
     def publish_ports(self, container_id: str, name: str, bindings: dict[str, list[dict]],
                       exposed: dict[str, dict], publish_all: bool,
@@ -311,12 +352,15 @@ class NetworkController:
                             if d["id"] in keep_sandboxes})
         self.apply_firewall()
         self._remove_orphans(keep_sandboxes, nets)
+        if self.overlay is not None:                # re-adopt overlay endpoints
+            self.overlay.start({d["container_id"] for d in self.store.list(SANDBOX)
+                                if d["id"] in keep_sandboxes})
 
     def _remove_orphans(self, keep: set[str], nets: list[Network]) -> None:
         keep_short = {s[:12] for s in keep}
         errors: list[str] = []
         for name in netns.list_netns(self.netns_dir):
-            if name not in keep_short:
+            if name not in keep_short and not name.startswith("ov-"):   # ov-: overlaynet
                 try:
                     netns.delete_netns(os.path.join(self.netns_dir, name))
                 except CoveError as exc:
@@ -371,7 +415,7 @@ class NetworkController:
         if network_mode == "default":
             network_mode = "bridge"
         net = self.network(network_mode)
-        if net.driver != "bridge":
+        if net.driver not in ("bridge", "overlay"):
             return None
         return net
 
@@ -386,6 +430,10 @@ class NetworkController:
                 raise InvalidParameter(userdefined.IP_ON_DEFAULT if ip
                                        else userdefined.ALIAS_ON_DEFAULT)
             return []
+        if net.driver == "overlay" and self.overlay is not None:
+            with self._lock:
+                return [self.overlay.new_endpoint(net, container_id, "eth0", ip, aliases, mac,
+                                                  **extra)]
         with self._lock, self.store.transaction():
             ep = userdefined.new_endpoint(self, net, container_id, "eth0", ip, aliases, mac,
                                           **extra)
@@ -407,6 +455,11 @@ class NetworkController:
         with self._lock, self.store.transaction():
             for e in eps:
                 self.store.delete(ENDPOINT, e.id)
+        if self.overlay is not None:                # release cluster-wide claims
+            overlay_nets = {n.id for n in self.overlay.networks()}
+            for e in eps:
+                if e.network_id in overlay_nets:
+                    self.overlay.endpoint_deleted(e)
 
     # -- sandboxes
     def sandbox_path(self, sandbox_id: str) -> str:
@@ -428,8 +481,10 @@ class NetworkController:
         eps = sorted(self.endpoints(container_id),
                      key=lambda e: userdefined.ifindex(e.ifname))
         nets = {n.id: n for n in self.networks()}
+        # overlay-only containers: + an endpoint on cove_gwbridge (egress, ports)
+        eps, gw_undo = gwbridge.prepare(self, container_id, eps, nets)
         sb = Sandbox(id=sid, container_id=container_id, netns_path=path, endpoints=eps)
-        undo: list[Callable[[], None]] = []
+        undo: list[Callable[[], None]] = [gw_undo] if gw_undo else []
         try:
             netns.create_netns(path)
             undo.append(lambda: netns.delete_netns(path))
@@ -448,7 +503,7 @@ class NetworkController:
             gw = userdefined.gateway_endpoint(eps, nets)
             for cfg in configs:             # one default route: the gateway endpoint's
                 if gw is None or cfg.final_name != gw.ifname:
-                    cfg.gateway = ""
+                    cfg.gateway = cfg.gateway6 = ""
             configure_sandbox(path, configs)
             with self._lock, self.store.transaction():
                 for ep in eps:
@@ -467,6 +522,8 @@ class NetworkController:
         path = self.sandbox_path(sandbox_id)
         veths = [e.host_ifname for e in self.endpoints(container_id) if e.host_ifname]
         errors: list[str] = []
+        if self.overlay is not None:                # withdraw + unplumb overlay endpoints
+            errors += self.overlay.sandbox_gone(container_id)
         try:
             netns.delete_netns(path)
         except CoveError as exc:

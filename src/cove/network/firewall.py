@@ -61,6 +61,8 @@ def nat_rules(networks: Sequence[Network]) -> list[str]:
     for n in bridge_networks(networks):
         if n.masquerade and not n.internal:
             rules.append(f"ip saddr {n.subnet} oifname != {_q(n.bridge)} masquerade")
+            if getattr(n, "subnet6", ""):           # IPv6 (cove.network.ipv6)
+                rules.append(f"ip6 saddr {n.subnet6} oifname != {_q(n.bridge)} masquerade")
     return rules
 
 

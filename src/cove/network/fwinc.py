@@ -37,4 +37,7 @@ def render_network_add(net: Network, table: str = TABLE) -> str:
     if net.masquerade and not net.internal:
         lines.append(f"add rule {t} postrouting ip saddr {net.subnet} oifname != {br}"
                      " masquerade")
+        if net.subnet6:
+            lines.append(f"add rule {t} postrouting ip6 saddr {net.subnet6} oifname != {br}"
+                         " masquerade")
     return "".join(line + "\n" for line in lines)

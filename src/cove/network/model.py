@@ -27,6 +27,9 @@ class Network:
     options: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     ipam: dict = field(default_factory=dict)   # IPAM config as given by the user
+    enable_ipv6: bool = False        # EnableIPv6 (cove.network.ipv6)
+    subnet6: str = ""                # "fd00:1::/64" when IPv6 is enabled
+    gateway6: str = ""               # on the bridge
 
     @property
     def short_id(self) -> str:
@@ -48,6 +51,11 @@ class Endpoint:
     requested_ip: str = ""           # --ip / IPAMConfig.IPv4Address as the user gave it
     links: list[str] = field(default_factory=list)     # "name:alias" on a user network
     driver_opts: dict[str, str] = field(default_factory=dict)
+    ip6: str = ""                    # IPv6 address (network with EnableIPv6)
+    prefixlen6: int = 0
+    gateway6: str = ""
+    requested_ip6: str = ""          # IPAMConfig.IPv6Address as the user gave it
+    link_local_ips: list[str] = field(default_factory=list)   # IPAMConfig.LinkLocalIPs
 
 
 @dataclass

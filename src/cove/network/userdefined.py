@@ -21,7 +21,7 @@ from cove.errors import (
     SystemFailure,
 )
 from cove.model import new_id, to_dict
-from cove.network import ipam
+from cove.network import ipam, ipv6
 from cove.network.model import Endpoint, Network, Sandbox
 
 IP_ON_DEFAULT = "user specified IP address is supported on user defined networks only"
@@ -65,7 +65,12 @@ def _config(net: Network) -> dict:
 
 
 def is_user_network(net: Network) -> bool:
-    return net.driver == "bridge" and not net.default
+    return net.driver in ("bridge", "overlay") and not net.default and not _is_gwbridge(net)
+
+
+def _is_gwbridge(net: Network) -> bool:
+    from cove.network.gwbridge import is_gwbridge  # no DNS or aliases on the gwbridge
+    return is_gwbridge(net)
 
 
 def allocate_ip(net: Network, used: Iterable[str], requested: str = "") -> str:
@@ -108,7 +113,7 @@ def gateway_endpoint(eps: list[Endpoint], nets: dict[str, Network]) -> Endpoint 
     endpoint whose network is not internal and has a gateway."""
     for ep in sorted(eps, key=lambda e: ifindex(e.ifname)):
         n = nets.get(ep.network_id)
-        if n is not None and not n.internal and ep.gateway:
+        if n is not None and not n.internal and ep.gateway and n.driver != "overlay":
             return ep
     return None
 
@@ -125,9 +130,11 @@ def next_ifname(eps: list[Endpoint]) -> str:
 
 def new_endpoint(ctrl, net: Network, container_id: str, ifname: str = "eth0", ip: str = "",
                  aliases: Iterable[str] = (), mac: str = "", links: Iterable[str] = (),
-                 driver_opts: dict[str, str] | None = None) -> Endpoint:
+                 driver_opts: dict[str, str] | None = None, ip6: str = "",
+                 link_local_ips: Iterable[str] = ()) -> Endpoint:
     """Reserve an address on ``net`` for the container and persist the endpoint
-    (caller holds the controller's lock and a store transaction)."""
+    (caller holds the controller's lock and a store transaction). ``ip6`` and
+    ``link_local_ips``: see :mod:`cove.network.ipv6`."""
     aliases = [a for a in aliases if a]
     if aliases and not is_user_network(net):
         raise InvalidParameter(ALIAS_ON_DEFAULT)
@@ -136,24 +143,31 @@ def new_endpoint(ctrl, net: Network, container_id: str, ifname: str = "eth0", ip
     if any(e.container_id == container_id for e in existing):
         raise Conflict(f"endpoint with name {container_id[:12]} already exists in network"
                        f" {net.name}")
+    if ip6 and not is_user_network(net):
+        raise InvalidParameter(IP_ON_DEFAULT)
+    lls = ipv6.link_local(link_local_ips)
     addr = allocate_ip(net, [e.ip for e in existing if e.ip], ip)
+    addr6, plen6, gw6 = ipv6.endpoint_addr(net, [e.ip6 for e in existing if e.ip6], ip6)
     ep = Endpoint(id=new_id(), network_id=net.id, container_id=container_id, ifname=ifname,
                   host_ifname=_veth_name(), ip=addr,
                   prefixlen=ipam.prefixlen(net.subnet), mac=mac or ipam.mac_for_ip(addr),
                   gateway="" if net.internal else net.gateway, aliases=list(aliases),
-                  requested_ip=ip, links=list(links), driver_opts=dict(driver_opts or {}))
+                  requested_ip=ip, links=list(links), driver_opts=dict(driver_opts or {}),
+                  ip6=addr6, prefixlen6=plen6, gateway6=gw6, requested_ip6=ip6,
+                  link_local_ips=lls)
     ctrl.store.put("endpoint", ep.id, to_dict(ep))
     return ep
 
 
 def connect(ctrl, container_id: str, net: Network, netns_path: str | None, ip: str = "",
             aliases: Iterable[str] = (), mac: str = "", links: Iterable[str] = (),
-            driver_opts: dict[str, str] | None = None) -> Endpoint:
+            driver_opts: dict[str, str] | None = None, ip6: str = "",
+            link_local_ips: Iterable[str] = ()) -> Endpoint:
     """Attach a container to ``net``; when it runs (``netns_path``), hot-plug the next
     ``ethN`` and take the default route only if no endpoint holds it. Full rollback."""
     from cove.kernel.netlink import configure_sandbox
 
-    if net.driver != "bridge":
+    if net.driver not in ("bridge", "overlay"):
         raise InvalidParameter(f"container cannot be disconnected from host network or"
                                f" connected to {net.name} network")
     with ctrl._lock:
@@ -162,12 +176,16 @@ def connect(ctrl, container_id: str, net: Network, netns_path: str | None, ip: s
         if any(e.network_id == net.id for e in eps):
             raise Conflict(f"endpoint with name {container_id[:12]} already exists in"
                            f" network {net.name}")
-        with ctrl.store.transaction():
-            ep = new_endpoint(ctrl, net, container_id, next_ifname(eps), ip, aliases, mac,
-                              links, driver_opts)
+        if net.driver == "overlay" and ctrl.overlay is not None:     # cluster-wide claim
+            ep = ctrl.overlay.new_endpoint(net, container_id, next_ifname(eps), ip, aliases,
+                                           mac, links, driver_opts, ip6, link_local_ips)
+        else:
+            with ctrl.store.transaction():
+                ep = new_endpoint(ctrl, net, container_id, next_ifname(eps), ip, aliases,
+                                  mac, links, driver_opts, ip6, link_local_ips)
         if not netns_path:
             return ep
-        undo: list[Callable[[], None]] = [lambda: ctrl.store.delete("endpoint", ep.id)]
+        undo: list[Callable[[], None]] = [lambda: _forget(ctrl, net, ep)]
         try:
             drv = ctrl.driver(net.driver)
             sb = Sandbox(id="", container_id=container_id, netns_path=netns_path)
@@ -176,7 +194,7 @@ def connect(ctrl, container_id: str, net: Network, netns_path: str | None, ip: s
             if cfg is not None:
                 gw = gateway_endpoint(eps, nets)
                 if gw is not None:
-                    cfg.gateway = ""
+                    cfg.gateway = cfg.gateway6 = ""
                 configure_sandbox(netns_path, [cfg])
         except BaseException:
             _run_all(reversed(undo))
@@ -204,18 +222,28 @@ def disconnect(ctrl, container_id: str, net: Network, netns_path: str | None) ->
                 ctrl.driver(net.driver).leave(net, ep, Sandbox("", container_id, netns_path))
             except CoveError as exc:
                 errors.append(exc.message)
-        ctrl.store.delete("endpoint", ep.id)
+        _forget(ctrl, net, ep)
         if netns_path and was_gw is not None and was_gw.id == ep.id:
             nxt = gateway_endpoint(rest, nets)
             try:
                 set_default_route(netns_path, nxt.ifname if nxt else "",
                                   nxt.gateway if nxt else "")
+                if ep.gateway6 or (nxt is not None and nxt.gateway6):
+                    set_default_route(netns_path, nxt.ifname if nxt else "",
+                                      nxt.gateway6 if nxt else "", family=6)
             except CoveError as exc:
                 errors.append(exc.message)
         if errors:
             raise SystemFailure(f"disconnect of {container_id[:12]} from {net.name}: "
                                 + "; ".join(errors))
         return ep
+
+
+def _forget(ctrl, net: Network, ep: Endpoint) -> None:
+    """Delete the endpoint record (and release an overlay endpoint's cluster claim)."""
+    ctrl.store.delete("endpoint", ep.id)
+    if net.driver == "overlay" and ctrl.overlay is not None:
+        ctrl.overlay.endpoint_deleted(ep)
 
 
 def _veth_name() -> str:

@@ -32,6 +32,7 @@ class ContainerSpec:
     mounts: list[Mount] = field(default_factory=list)   # e.g. hosts, resolv.conf, hostname
     log_path: str = ""                       # json-file log (Docker's json-file format)
     open_stdin: bool = False                 # stdin is a pipe held open while it runs
+    tty: bool = False                        # a pty is its stdin/stdout/stderr (issue 6)
     # issue 5: security and resources (see cove.runtime.security, cove.kernel.cgroups)
     privileged: bool = False                 # all capabilities, no masked/ro /proc paths
     readonly_rootfs: bool = False
@@ -41,6 +42,19 @@ class ContainerSpec:
     nano_cpus: int = 0                       # 1e9 = one CPU
     cpu_shares: int = 0
     pids_limit: int = 0                      # 0 = unlimited
+    # issue 6: namespace modes and the remaining create options (cove.engine.hostmodes)
+    pid_mode: str = ""                       # "": new pid ns; "host"; or a pid ns path
+    uts_host: bool = False                   # share the host's UTS ns (no sethostname)
+    cgroupns_private: bool = False           # a new cgroup namespace
+    group_add: list[str] = field(default_factory=list)  # supplementary groups (names/gids)
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    device_rules: list[str] = field(default_factory=list)  # added to the default allow list
+    log_driver: str = "json-file"            # "none": output is discarded, no log file
+    # limits beyond the four above (cove.kernel.cgupdate.apply keywords: memory_swap,
+    # memory_reservation, cpu_period, cpu_quota, blkio_weight); a driver that sets
+    # ``applies_extra_limits`` writes them before the process runs
+    extra_limits: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -63,6 +77,8 @@ class ExecutionDriver(abc.ABC):
     """create → start → (kill) → state → delete; exec while running."""
 
     name: str = ""
+    supports_tty: bool = False   # exec(..., stdin=, tty=), exec_console, console (issue 6)
+    applies_extra_limits: bool = False   # writes ContainerSpec.extra_limits before the start
 
     @abc.abstractmethod
     def create(self, spec: ContainerSpec) -> None:
@@ -96,6 +112,19 @@ class ExecutionDriver(abc.ABC):
     @abc.abstractmethod
     def exec_exit_code(self, pid: int) -> int | None:
         """The exit code of an exec started by :meth:`exec`, or None while it runs."""
+
+    def console(self, container_id: str) -> tuple[int, bool] | None:
+        """(fd, is_tty) for writing the running container's stdin (a pty master or a
+        pipe; the caller closes it), or None: the driver offers no stdin or tty."""
+        return None
+
+    def close_stdin(self, container_id: str) -> None:  # noqa: B027 - optional hook
+        """Close the running container's stdin (``StdinOnce``), where :meth:`console`
+        offers one."""
+
+    def exec_console(self, pid: int) -> int | None:
+        """The pty master of an exec started with ``tty`` (drivers with supports_tty)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release driver resources (helper processes) at daemon shutdown."""

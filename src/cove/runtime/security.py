@@ -1,8 +1,9 @@
 """Docker's default container hardening, as data shared by every execution driver.
 
-The default capability set (CapEff ``a80425fb``), the ``/proc`` and ``/sys`` paths Docker
-masks or makes read-only, where ``--init`` puts tini, and the parser of ``--tmpfs``
-options into mount flags. Pure and stdlib-only (the native spawner imports it).
+The default capability set (CapEff ``a80425fb``), the default devices cgroup allow list,
+the ``/proc`` and ``/sys`` paths Docker masks or makes read-only, where ``--init`` puts
+tini, and the parser of ``--tmpfs`` options into mount flags. Pure and stdlib-only (the
+native spawner imports it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ MASKED_PATHS = (
     "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
 )
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+# The devices cgroup allow list of an unprivileged container (moby/oci/devices_linux.go
+# and runc's defaults): mknod anything; use only null, zero, full, random, urandom, tty,
+# console, ptmx, the pts and tun. ``--device-cgroup-rule`` adds to it.
+DEFAULT_DEVICE_RULES = (
+    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+)
 
 # As Docker: tini (Debian's tini-static) bind-mounted read-only at /sbin/docker-init.
 INIT_PATH = "/sbin/docker-init"

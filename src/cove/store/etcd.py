@@ -333,11 +333,16 @@ class LeaseKeeper:
     """
 
     def __init__(self, client: EtcdClient, lease: int, ttl: int,
-                 on_lost: Callable[[], None] | None = None) -> None:
+                 on_lost: Callable[[], None] | None = None,
+                 fence_unreachable: bool = True) -> None:
         self.client = client
         self.lease = lease
         self.ttl = ttl
         self.on_lost = on_lost
+        # False: a deadline passed while etcd was unreachable is not a loss by itself
+        # (nobody can expire or reap us then); only etcd saying "gone" is
+        self.fence_unreachable = fence_unreachable
+        self.overdue = False
         self.deadline = time.monotonic() + ttl
         self.lost = threading.Event()
         self._stop = threading.Event()
@@ -359,21 +364,30 @@ class LeaseKeeper:
         while not self._stop.is_set():
             sent = time.monotonic()
             if sent >= self.deadline:
-                self._fire()
-                return
+                if self.fence_unreachable:
+                    self._fire()
+                    return
+                if not self.overdue:
+                    log.warning("lease %x: local deadline passed while etcd is unreachable",
+                                self.lease)
+                self.overdue = True
             try:
                 left = self.client.lease_keepalive(self.lease)
+            except NotFound:
+                left = 0
             except CoveError as exc:
                 log.warning("lease %x keepalive failed: %s", self.lease, exc)
                 left = None
             if self._stop.is_set():
                 return
             if left is not None:
-                if left <= 0 or time.monotonic() >= self.deadline:
+                if left <= 0 or (self.fence_unreachable and time.monotonic() >= self.deadline):
                     self._fire()
                     return
                 self.deadline = sent + left
-            self._stop.wait(min(interval, max(self.deadline - time.monotonic(), 0.05)))
+                self.overdue = False
+            wait = interval if self.overdue else max(self.deadline - time.monotonic(), 0.05)
+            self._stop.wait(min(interval, wait))
 
     def _fire(self) -> None:
         self.lost.set()

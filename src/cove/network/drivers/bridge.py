@@ -11,6 +11,7 @@ from cove.errors import KernelError
 from cove.kernel.netlink import IfaceConfig, Netlink
 from cove.network import ipam
 from cove.network.drivers.base import NetworkDriver
+from cove.network.ipv6 import link_local_cidrs
 from cove.network.model import Endpoint, Network, Sandbox
 
 
@@ -23,6 +24,9 @@ class BridgeDriver(NetworkDriver):
     def create_network(self, network: Network) -> None:
         self.nl.ensure_bridge(network.bridge, network.gateway, ipam.prefixlen(network.subnet),
                               network.mtu)
+        if network.subnet6 and network.gateway6:      # IPv6 (cove.network.ipv6)
+            self.nl.ensure_address6(network.bridge, network.gateway6,
+                                    int(network.subnet6.rsplit("/", 1)[1]))
 
     def delete_network(self, network: Network) -> None:
         self.nl.delete_link(network.bridge)
@@ -34,7 +38,9 @@ class BridgeDriver(NetworkDriver):
                                        endpoint.ifname, network.mtu, endpoint.mac)
         return IfaceConfig(name=endpoint.ifname, final_name=endpoint.ifname, ip=endpoint.ip,
                            prefixlen=endpoint.prefixlen, mac="", gateway=endpoint.gateway,
-                           mtu=0)
+                           mtu=0, ip6=endpoint.ip6, prefixlen6=endpoint.prefixlen6,
+                           gateway6=endpoint.gateway6,
+                           extra=tuple(link_local_cidrs(endpoint.link_local_ips)))
 
     def leave(self, network: Network, endpoint: Endpoint, sandbox: Sandbox) -> None:
         if endpoint.host_ifname:

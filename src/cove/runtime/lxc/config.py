@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from cove.kernel.cgroups import CPU_PERIOD
 from cove.runtime.base import ContainerSpec
-from cove.runtime.security import DEFAULT_CAPS, INIT_PATH
+from cove.runtime.security import DEFAULT_CAPS, DEFAULT_DEVICE_RULES, INIT_PATH
 
 CGROUP_PARENT = "cove-lxc"
 
@@ -38,6 +38,14 @@ def _entry_path(path: str, what: str) -> str:
 
 def _cgroup_lines(spec: ContainerSpec, version: int) -> list[str]:
     out: list[str] = []
+    key = "lxc.cgroup2" if version == 2 else "lxc.cgroup"
+    for name, value in (("cpus", spec.cpuset_cpus), ("mems", spec.cpuset_mems)):
+        if value:
+            out.append(f"{key}.cpuset.{name} = {_check(value, 'cpuset')}")
+    if spec.device_rules and version == 1 and not spec.privileged:
+        out.append("lxc.cgroup.devices.deny = a")
+        out += [f"lxc.cgroup.devices.allow = {_check(r, 'device rule')}"
+                for r in (*DEFAULT_DEVICE_RULES, *spec.device_rules)]
     quota = max(1000, spec.nano_cpus * CPU_PERIOD // 1_000_000_000) if spec.nano_cpus else 0
     if version == 2:
         if spec.memory:
@@ -70,16 +78,26 @@ def render_config(spec: ContainerSpec, rootfs: str, cgroup_version: int,
     ``memsw``: whether the v1 memory controller has swap accounting; ``dir_sources``:
     the mount sources that are directories (the rest are files). Raises ValueError
     on values LXC's config syntax cannot carry."""
+    if spec.group_add:
+        raise ValueError("--group-add is not supported by the lxc driver")
     lines = [f"# cove container {spec.id} (generated; do not edit)",
              f"lxc.rootfs.path = dir:{_entry_path(rootfs, 'rootfs')}"]
     if spec.readonly_rootfs:
         lines.append("lxc.rootfs.options = ro")
-    lines.append(f"lxc.uts.name = {_check(spec.hostname or spec.id[:12], 'hostname')}")
+    if not spec.uts_host:
+        lines.append(f"lxc.uts.name = {_check(spec.hostname or spec.id[:12], 'hostname')}")
     if spec.netns_path is None:
         lines.append("lxc.net.0.type = none")           # the host's network namespace
     else:
         lines.append(f"lxc.namespace.share.net = {_entry_path(spec.netns_path, 'netns')}")
-    lines += ["lxc.namespace.clone = mnt pid uts ipc cgroup",
+    clone = ["mnt", "pid", "uts", "ipc", "cgroup"]   # LXC keeps its own cgroup ns
+    if spec.pid_mode:
+        clone.remove("pid")
+        if spec.pid_mode != "host":
+            lines.append(f"lxc.namespace.share.pid = {_entry_path(spec.pid_mode, 'pid ns')}")
+    if spec.uts_host:
+        clone.remove("uts")
+    lines += ["lxc.namespace.clone = " + " ".join(clone),
               "lxc.mount.auto = " + ("proc:rw sys:rw" if spec.privileged
                                      else "proc:mixed sys:ro"),
               "lxc.autodev = 1", "lxc.pty.max = 64", "lxc.tty.max = 0",

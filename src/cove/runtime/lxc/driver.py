@@ -227,6 +227,18 @@ class LxcDriver(ExecutionDriver):
             raise Conflict(f"container {container_id} has no cgroup (not running)")
         return cg.stats()
 
+    def update(self, container_id: str, limits: dict[str, int]) -> list[str]:
+        """Change a running container's cgroup limits (cove.kernel.cgupdate.apply)."""
+        from cove.kernel import cgupdate
+        cg = cgroupdirs.container(container_id)
+        if not cg.exists():
+            raise Conflict(f"container {container_id} has no cgroup (not running)")
+        try:
+            return cgupdate.apply(cg, **limits)
+        except OSError as exc:
+            raise RuntimeFailure(f"cannot update the cgroup of container {container_id}: "
+                                 f"{exc}") from exc
+
     def pause(self, container_id: str) -> None:
         """Freeze every process of the container."""
         self._freeze(container_id, True)

@@ -28,7 +28,7 @@ from cove.kernel.cgroups import Cgroup, Limits
 from cove.runtime import security
 from cove.runtime.base import ContainerSpec, ContainerState, ExecutionDriver
 from cove.runtime.common import state_from_files
-from cove.runtime.native import statefiles
+from cove.runtime.native import console, statefiles
 from cove.runtime.native.proto import recv_msg, send_msg
 
 CGROUP = "cgroup.json"
@@ -49,6 +49,8 @@ class NativeDriver(ExecutionDriver):
     """The libcontainer role in Python: namespaces, overlayfs, pivot_root, exec."""
 
     name = "native"
+    supports_tty = True
+    applies_extra_limits = True
 
     def __init__(self, exec_root: str) -> None:
         self.root = os.path.join(exec_root, "native")
@@ -59,6 +61,7 @@ class NativeDriver(ExecutionDriver):
         self._sock: socket.socket | None = None
         self._execs: dict[int, str] = {}
         self._exec_codes: dict[int, int] = {}
+        self._exec_consoles: dict[int, int] = {}
 
     # -- spawner -----------------------------------------------------------------------
 
@@ -237,12 +240,21 @@ class NativeDriver(ExecutionDriver):
         old = self._cgroup(spec.id)
         if old is not None:
             old.remove()
-        cg = Cgroup.plan(spec.id)
+        extra = ("devices",) + (("cpuset",) if spec.cpuset_cpus or spec.cpuset_mems else ())
+        cg = Cgroup.plan(spec.id, extra=extra)
         statefiles.write_json(os.path.join(d, CGROUP), cg.to_dict())
+        devices = None if spec.privileged else [*security.DEFAULT_DEVICE_RULES,
+                                                *spec.device_rules]
         try:
             cg.create(Limits(memory=spec.memory, nano_cpus=spec.nano_cpus,
-                             cpu_shares=spec.cpu_shares, pids_limit=spec.pids_limit))
+                             cpu_shares=spec.cpu_shares, pids_limit=spec.pids_limit,
+                             cpuset_cpus=spec.cpuset_cpus, cpuset_mems=spec.cpuset_mems,
+                             devices=devices))
+            if spec.extra_limits:
+                from cove.kernel import cgupdate
+                cgupdate.apply(cg, **spec.extra_limits)
         except OSError as exc:
+            cg.remove()
             raise RuntimeFailure(f"cannot create the cgroup of container {spec.id}: "
                                  f"{exc}") from exc
         return cg
@@ -258,6 +270,19 @@ class NativeDriver(ExecutionDriver):
         if cg is None or not cg.exists():
             raise Conflict(f"container {container_id} has no cgroup (not running)")
         return cg.stats()
+
+    def update(self, container_id: str, limits: dict[str, int]) -> list[str]:
+        """Change a running container's cgroup limits (see cove.kernel.cgupdate.apply);
+        returns warnings."""
+        from cove.kernel import cgupdate
+        cg = self._cgroup(container_id)
+        if cg is None or not cg.exists():
+            raise Conflict(f"container {container_id} has no cgroup (not running)")
+        try:
+            return cgupdate.apply(cg, **limits)
+        except OSError as exc:
+            raise RuntimeFailure(f"cannot update the cgroup of container {container_id}: "
+                                 f"{exc}") from exc
 
     def pause(self, container_id: str) -> None:
         """Freeze every process of the container."""
@@ -360,36 +385,84 @@ class NativeDriver(ExecutionDriver):
     # -- exec --------------------------------------------------------------------------
 
     def exec(self, container_id: str, args: list[str], env: list[str], cwd: str = "",
-             user: str = "", stdout: int | None = None, stderr: int | None = None) -> int:
+             user: str = "", stdout: int | None = None, stderr: int | None = None,
+             stdin: int | None = None, tty: bool = False) -> int:
+        """See :meth:`ExecutionDriver.exec`. ``stdin``: an fd the process reads (else
+        /dev/null). ``tty``: the process gets a pty opened inside the container; its
+        master is then :meth:`exec_console`'s (stdout/stderr carry only start errors)."""
         if not args or not args[0]:
             raise InvalidParameter("no command specified")
         st = self.state(container_id)
         if not st.running:
             raise Conflict(f"Container {container_id} is not running")
         names, fds = [], []
-        if stdout is not None:
-            names.append("stdout")
-            fds.append(stdout)
-        if stderr is not None:
-            names.append("stderr")
-            fds.append(stderr)
+        for name, fd in (("stdout", stdout), ("stderr", stderr), ("stdin", stdin)):
+            if fd is not None:
+                names.append(name)
+                fds.append(fd)
+        con_ours = con_theirs = None
+        if tty:
+            con_ours, con_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            names.append("console")
+            fds.append(con_theirs.fileno())
         exit_name = uuid.uuid4().hex + ".json"
         d = self._dir(container_id)
         spec = statefiles.read_json(os.path.join(d, statefiles.SPEC)) or {}
         cg = self._cgroup(container_id)
-        rep = self._call({"op": "exec", "pid": st.pid, "args": list(args), "env": list(env),
-                          "cwd": cwd, "user": user, "exit_dir": self.exec_dir,
-                          "exit_name": exit_name, "fds": names,
-                          "privileged": bool(spec.get("privileged")),
-                          "cgroup": cg.to_dict() if cg else None}, fds)
+        try:
+            rep = self._call({"op": "exec", "pid": st.pid, "args": list(args),
+                              "env": list(env), "cwd": cwd, "user": user,
+                              "exit_dir": self.exec_dir, "exit_name": exit_name,
+                              "fds": names, "privileged": bool(spec.get("privileged")),
+                              "group_add": list(spec.get("group_add") or []),
+                              "cgroup": cg.to_dict() if cg else None}, fds)
+        except BaseException:
+            if con_ours is not None:
+                con_ours.close()
+            raise
+        finally:
+            if con_theirs is not None:
+                con_theirs.close()
         if not rep.get("ok"):
+            if con_ours is not None:
+                con_ours.close()
             raise RuntimeFailure(f"exec in container {container_id} failed: "
                                  f"{rep.get('error')}")
         pid = int(rep["pid"])
+        master = self._recv_console(con_ours) if con_ours is not None else -1
         with self._lock:
             self._execs[pid] = os.path.join(self.exec_dir, exit_name)
             self._exec_codes.pop(pid, None)
+            if master >= 0:
+                self._exec_consoles[pid] = master
         return pid
+
+    @staticmethod
+    def _recv_console(sock: socket.socket) -> int:
+        """The pty master the exec helper sends (-1 when it failed before opening one)."""
+        try:
+            sock.settimeout(10)
+            _, fds, _, _ = socket.recv_fds(sock, 16, 1, socket.MSG_CMSG_CLOEXEC)
+        except OSError:
+            fds = []
+        finally:
+            sock.close()
+        return fds[0] if fds else -1
+
+    def exec_console(self, pid: int) -> int | None:
+        """The pty master of the exec ``pid`` started with ``tty`` (the caller owns it)."""
+        with self._lock:
+            return self._exec_consoles.pop(pid, None)
+
+    def console(self, container_id: str) -> tuple[int, bool] | None:
+        """(fd, is_tty) writing to the running container's stdin: its pty master (tty)
+        or its stdin pipe (OpenStdin), from its monitor; None when it has neither."""
+        return console.fetch(self._dir(container_id))
+
+    def close_stdin(self, container_id: str) -> None:
+        """Close the running container's stdin pipe (``StdinOnce``); its monitor holds
+        the last write end. No error when it is gone."""
+        console.close_stdin(self._dir(container_id))
 
     def exec_exit_code(self, pid: int) -> int | None:
         with self._lock:

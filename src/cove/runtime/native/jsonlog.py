@@ -2,7 +2,9 @@
 
 One JSON object per line: ``{"log":"hi\\n","stream":"stdout","time":"<RFC3339 ns>Z"}``.
 Output is split on newlines; a partial line is held until its newline arrives, written
-as is (without a newline) at EOF, or cut at 16 KiB like Docker does. Stdlib only.
+as is (without a newline) at EOF, or cut at 16 KiB like Docker does. A tty's output is
+interactive (a shell prompt has no newline): with ``flush_partial`` each chunk's partial
+line is written at once (cut at a UTF-8 character boundary). Stdlib only.
 """
 
 from __future__ import annotations
@@ -28,11 +30,27 @@ def entry(data: bytes, stream: str, ns: int | None = None) -> bytes:
     return json.dumps(rec, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
+def utf8_cut(buf: bytes) -> int:
+    """Length of the longest prefix of ``buf`` that does not end inside a UTF-8 character
+    (at most 3 trailing bytes held back)."""
+    n = len(buf)
+    for back in range(1, min(3, n) + 1):
+        b = buf[n - back]
+        if b & 0xC0 == 0x80:          # continuation byte: look further back
+            continue
+        if b & 0x80 == 0:             # ASCII
+            return n
+        need = 2 if b & 0xE0 == 0xC0 else 3 if b & 0xF0 == 0xE0 else 4
+        return n if back >= need else n - back
+    return n
+
+
 class JsonLogWriter:
     """Turns chunks read from the container's stdout/stderr into json-file lines."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, flush_partial: bool = False) -> None:
         self.fd = fd
+        self.flush_partial = flush_partial
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
 
     def _write(self, out: bytes) -> None:
@@ -54,6 +72,11 @@ class JsonLogWriter:
                 break
             out.append(entry(buf[:nl + 1], stream, ns))
             buf = buf[nl + 1:]
+        if self.flush_partial and buf:
+            cut = utf8_cut(buf)
+            if cut:
+                out.append(entry(buf[:cut], stream, ns))
+                buf = buf[cut:]
         self._partial[stream] = buf
         if out:
             self._write(b"".join(out))

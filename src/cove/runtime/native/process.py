@@ -65,6 +65,29 @@ def resolve_user(user: str) -> tuple[int, int, str]:
     return uid, gid or 0, home
 
 
+def resolve_groups(user_name: str, gid: int, extra: list[str]) -> list[int]:
+    """Supplementary groups: those of /etc/group listing ``user_name`` (as Docker) and
+    ``--group-add`` (names from the current root's /etc/group, numbers as they are)."""
+    groups = _read_db("/etc/group")
+    out: list[int] = []
+    if user_name:
+        for ent in groups:
+            if len(ent) >= 4 and ent[2].isdigit() and user_name in ent[3].split(","):
+                out.append(int(ent[2]))
+    for g in extra:
+        if g.isdigit():
+            out.append(int(g))
+            continue
+        for ent in groups:
+            if len(ent) >= 3 and ent[0] == g and ent[2].isdigit():
+                out.append(int(ent[2]))
+                break
+        else:
+            raise ExecError(f"Unable to find group {g}: no matching entries in group file",
+                            126)
+    return sorted(set(out) - {gid})
+
+
 def make_env(env: list[str], home: str, hostname: str = "") -> dict[str, str]:
     out: dict[str, str] = {}
     for item in env:
@@ -98,12 +121,18 @@ def find_executable(arg0: str, path: str) -> str:
 
 
 def exec_process(args: list[str], env: list[str], cwd: str, user: str, hostname: str = "",
-                 create_cwd: bool = False, caps: int | None = None) -> None:
+                 create_cwd: bool = False, caps: int | None = None,
+                 groups: list[str] | None = None) -> None:
     """Switch user, chdir, exec. Returns only by raising ExecError.
 
     ``caps``: the capability mask to keep (bounding, effective, permitted) and
-    no_new_privs set; None keeps everything (``--privileged``)."""
+    no_new_privs set; None keeps everything (``--privileged``). ``groups``: --group-add."""
     uid, gid, home = resolve_user(user)
+    name = user.partition(":")[0]
+    if name.isdigit():
+        name = next((e[0] for e in _read_db("/etc/passwd") if len(e) >= 3 and e[2] == name),
+                    "")
+    supplementary = resolve_groups(name or ("root" if not user else ""), gid, groups or [])
     environ = make_env(env, home, hostname)
     cwd = cwd or "/"
     try:
@@ -116,7 +145,7 @@ def exec_process(args: list[str], env: list[str], cwd: str, user: str, hostname:
     try:
         if caps is not None:
             libc.drop_bounding_set(caps, libc.cap_last_cap())
-        os.setgroups([])
+        os.setgroups(supplementary)
         os.setgid(gid)
         os.setuid(uid)
         if caps is not None:

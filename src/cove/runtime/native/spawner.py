@@ -10,8 +10,9 @@ fork cost grows with its memory and it is multi-threaded). Requests:
   ``{"ok": true, "pid": INIT_PID, "monitor_pid": PID}`` or
   ``{"ok": false, "error": MSG, "code": 127}``.
 - ``{"op": "exec", "pid": INIT_PID, "args": [...], "env": [...], "cwd": "", "user": "",
-  "exit_dir": DIR, "exit_name": NAME, "fds": ["stdout", "stderr"]}`` with the fds
-  passed by SCM_RIGHTS → ``{"ok": true, "pid": HELPER_PID}``.
+  "exit_dir": DIR, "exit_name": NAME, "fds": ["stdout", "stderr", "stdin", "console"]}``
+  with the named fds (any subset) passed by SCM_RIGHTS → ``{"ok": true, "pid":
+  HELPER_PID}``. ``console`` is a socket: the exec gets a pty, its master is sent there.
 - ``{"op": "ping"}`` → ``{"ok": true, "pid": SPAWNER_PID}``.
 
 It reaps its children (2 s after they die, see :class:`Reaper`) and exits when the
@@ -109,7 +110,8 @@ def _exec(sock: socket.socket, wake: tuple[int, int], req: dict[str, Any],
             sock.close()
             for fd in wake:
                 os.close(fd)
-            monitor.run_exec(req, out, err, req["exit_dir"])
+            monitor.run_exec(req, out, err, req["exit_dir"], given.get("stdin", -1),
+                             given.get("console", -1))
         reaper.add(pid)
     finally:
         os.close(devnull)

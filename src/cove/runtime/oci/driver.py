@@ -148,6 +148,10 @@ class OciDriver(ExecutionDriver):
             raise InvalidParameter(
                 f"container {spec.id}: network namespace {spec.netns_path} does not exist")
         self._user(spec.user)
+        for g in spec.group_add:
+            if not g.isdigit():
+                raise InvalidParameter(f"group {g!r}: the OCI driver takes numeric GIDs "
+                                       "only")
 
     # -- lifecycle ---------------------------------------------------------------------
 

@@ -65,12 +65,45 @@ def _mounts(spec: ContainerSpec) -> list[dict[str, Any]]:
     return out
 
 
+def device_rule(rule: str) -> dict[str, Any]:
+    """``"c 7:128 rwm"`` (``--device-cgroup-rule``) → an OCI ``linux.resources.devices``
+    entry (``*`` → absent major/minor: any)."""
+    kind, nums, access = rule.split()
+    major, _, minor = nums.partition(":")
+    out: dict[str, Any] = {"allow": True, "type": kind, "access": access}
+    if major != "*":
+        out["major"] = int(major)
+    if minor != "*":
+        out["minor"] = int(minor)
+    return out
+
+
+def _namespaces(spec: ContainerSpec) -> list[dict[str, str]]:
+    """pid (none with PidMode host, by path for container:<id>), ipc, uts (none with
+    UTSMode host), mount, cgroup (CgroupnsMode private), network by path."""
+    out: list[dict[str, str]] = []
+    if spec.pid_mode == "":
+        out.append({"type": "pid"})
+    elif spec.pid_mode != "host":
+        out.append({"type": "pid", "path": spec.pid_mode})
+    out.append({"type": "ipc"})
+    if not spec.uts_host:
+        out.append({"type": "uts"})
+    out.append({"type": "mount"})
+    if spec.cgroupns_private:
+        out.append({"type": "cgroup"})
+    if spec.netns_path:
+        out.append({"type": "network", "path": spec.netns_path})
+    return out
+
+
 def _resources(spec: ContainerSpec) -> dict[str, Any]:
     res: dict[str, Any] = {"devices": [{"allow": False, "access": "rwm"}] +
                            [{"allow": True, "type": "c", "major": major, "minor": minor,
                              "access": "rwm"} for major, minor in (
                                  (1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1),
                                  (5, 2), (136, -1))]}
+    res["devices"] += [device_rule(r) for r in spec.device_rules]
     if spec.privileged:
         res["devices"] = [{"allow": True, "access": "rwm"}]
     for d in res["devices"]:
@@ -84,6 +117,10 @@ def _resources(spec: ContainerSpec) -> dict[str, Any]:
     if spec.nano_cpus:
         cpu["period"] = 100_000
         cpu["quota"] = max(1000, spec.nano_cpus * 100_000 // 1_000_000_000)
+    if spec.cpuset_cpus:
+        cpu["cpus"] = spec.cpuset_cpus
+    if spec.cpuset_mems:
+        cpu["mems"] = spec.cpuset_mems
     if cpu:
         res["cpu"] = cpu
     if spec.pids_limit:
@@ -102,20 +139,21 @@ def render_config(spec: ContainerSpec, rootfs: str, uid: int = 0, gid: int = 0,
     args = list(spec.args)
     if spec.init_path:
         args = [security.INIT_PATH, "--", *args]
-    namespaces: list[dict[str, str]] = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
-    if spec.netns_path:
-        namespaces.append({"type": "network", "path": spec.netns_path})
-    linux: dict[str, Any] = {"namespaces": namespaces, "resources": _resources(spec)}
+    linux: dict[str, Any] = {"namespaces": _namespaces(spec),
+                             "resources": _resources(spec)}
     if cgroups_path:
         linux["cgroupsPath"] = cgroups_path
     if not spec.privileged:
         linux["maskedPaths"] = list(security.MASKED_PATHS)
         linux["readonlyPaths"] = list(security.READONLY_PATHS)
-    return {
+    user: dict[str, Any] = {"uid": uid, "gid": gid}
+    if spec.group_add:   # numeric only (the OCI driver refuses names)
+        user["additionalGids"] = [int(g) for g in spec.group_add if g.isdigit()]
+    cfg = {
         "ociVersion": OCI_VERSION,
         "process": {
             "terminal": False,
-            "user": {"uid": uid, "gid": gid},
+            "user": user,
             "args": args,
             "env": list(spec.env),
             "cwd": spec.cwd or "/",
@@ -128,3 +166,6 @@ def render_config(spec: ContainerSpec, rootfs: str, uid: int = 0, gid: int = 0,
         "mounts": _mounts(spec),
         "linux": linux,
     }
+    if spec.uts_host:
+        del cfg["hostname"]   # a runtime may not set a hostname in the host's UTS ns
+    return cfg
