@@ -42,7 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cluster-ttl", type=float, default=10.0, metavar="SECONDS",
                    help="TTL of this node's cluster lease")
     p.add_argument("--cluster-reap-grace", type=float, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--cluster-node-name", default="", help=argparse.SUPPRESS)
+    p.add_argument("--cluster-node-name", default="", metavar="NAME",
+                   help="this node's name in `cove node ls` (default: the hostname)")
     p.add_argument("--log-level", default="info",
                    choices=["debug", "info", "warning", "error"])
     return p.parse_args(argv)
@@ -147,8 +148,14 @@ def wire_cluster(agent, network, engine, loop: asyncio.AbstractEventLoop) -> Non
         if not loop.is_closed():
             asyncio.run_coroutine_threadsafe(networking.dns_sync(engine), loop)
 
+    def conflict(*args: str) -> None:           # State.Error + event (cove.engine.conflicts)
+        from cove.engine.conflicts import endpoint_conflict
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(endpoint_conflict, engine, *args)
+
     network.overlay.describe = describe
     network.overlay.on_dns_change = dns_changed
+    network.overlay.on_conflict = conflict
     agent.start()
 
 

@@ -179,3 +179,31 @@ def test_reconcile_frees_claims_and_records_no_local_endpoint_backs(etcd_server,
     finally:
         a.close()
         ctrl.store.close()
+
+
+def test_neighbour_budget_warns_when_remote_endpoints_outgrow_gc_thresh3(
+        etcd_server, etcd, prefix, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, "cove.cluster.neighbudget")
+    keys = Keys(prefix)
+    for i in range(3):                               # 3 remote endpoints already listed
+        etcd.put(keys.endpoint("n1", f"e{i}"), {"ip": f"10.0.0.{10 + i}", "node": "other"})
+    a = ClusterAgent(f"etcd://{etcd_server.endpoint}", "192.0.2.9", "eth0", str(tmp_path),
+                     ttl=2, node_name="t", keys=keys, neigh_limit=lambda: 4)
+    a.listener = Listener()
+    a.start()
+    try:
+        assert "gc_thresh3 is 4" in caplog.text                  # read at start
+        assert _wait(lambda: a.state == READY and a.peers.watcher.synced.is_set())
+        assert a.neigh.warned == 0                               # 3 <= 0.75 * 4
+        etcd.put(keys.endpoint("n1", "e3"), {"ip": "10.0.0.13", "node": "other"})
+        assert _wait(lambda: a.neigh.warned == 1, 5)
+        assert "4 remote overlay endpoints" in caplog.text
+        etcd.put(keys.endpoint("n1", "e4"), {"ip": "10.0.0.14", "node": "other"})
+        assert _wait(lambda: a.neigh.warned == 2, 5)
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"
+                    and "gc_thresh3" in r.getMessage()]
+        assert len(warnings) == 2 and "5 remote overlay endpoints" in warnings[1]
+    finally:
+        a.close()

@@ -5,19 +5,16 @@ Outputs and error texts are those Docker prints for the same commands.
 
 from __future__ import annotations
 
-import os
-import pty
 import secrets
-import shutil
-import subprocess
 import sys
 import time
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.e2e.dockercli import DOCKER, docker_runner
+from tests.ptyutil import under_pty
 
-DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+pytestmark = pytest.mark.e2e
 
 HOST_GET = """
 import sys, urllib.request
@@ -27,23 +24,7 @@ print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode())
 
 @pytest.fixture(scope="module")
 def docker(daemon, tmp_path_factory):
-    if not os.access(DOCKER, os.X_OK):
-        pytest.skip("the docker CLI is not installed")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "DOCKER_HOST": f"unix://{daemon.sock}",
-           "DOCKER_CONFIG": str(tmp_path_factory.mktemp("dockercfg")),
-           "DOCKER_CLI_HINTS": "false", "HOME": str(tmp_path_factory.mktemp("home"))}
-
-    def run(*args: str, check: bool = False, timeout: float = 60,
-            input: str | None = None) -> subprocess.CompletedProcess:
-        r = subprocess.run([DOCKER, *args], capture_output=True, text=True, env=env,
-                           timeout=timeout, input=input)
-        if check and r.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} → {r.returncode}\n"
-                                 f"{r.stdout}\n{r.stderr}")
-        return r
-    run.env = env  # type: ignore[attr-defined]
-    return run
+    return docker_runner(daemon, tmp_path_factory)
 
 
 def _name(prefix: str) -> str:
@@ -109,67 +90,10 @@ def test_logs_follow_ends_when_the_container_exits(docker):
         docker("rm", "-f", name)
 
 
-def test_exec_it_under_a_pseudo_terminal(docker):
-    name = _name("pty")
-    docker("run", "-d", "--name", name, "busybox", "sleep", "60", check=True)
-    try:
-        pid, fd = pty.fork()
-        if pid == 0:  # pragma: no cover - the child
-            os.environ.update(docker.env)
-            os.execv(DOCKER, [DOCKER, "exec", "-it", name, "sh", "-c", "echo hello-pty"])
-        out = b""
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-        assert os.waitstatus_to_exitcode(status) == 0
-        assert b"hello-pty" in out
-    finally:
-        docker("rm", "-f", name)
-
-
 def _under_pty(docker, args: list[str], script: list[tuple[bytes, bytes]],
                timeout: float = 20) -> tuple[int, bytes]:
-    """Run ``docker ARGS`` with a pty as its terminal; for each (wait_for, send) of
-    ``script`` wait until the output shows ``wait_for`` and type ``send``. Returns the
-    exit code and everything the terminal showed."""
-    import select
-
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.environ.update(docker.env)
-        os.execv(DOCKER, [DOCKER, *args])
-    out = b""
-    steps = list(script)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if steps and steps[0][0] in out:
-                os.write(fd, steps.pop(0)[1])
-            ready, _, _ = select.select([fd], [], [], 0.1)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        if time.monotonic() >= deadline:
-            os.kill(pid, 9)
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    assert not steps, f"never saw {steps[0][0]!r} in {out!r}"
-    return os.waitstatus_to_exitcode(status), out
+    """``docker ARGS`` with a pty as its terminal (see :func:`tests.ptyutil.under_pty`)."""
+    return under_pty([DOCKER, *args], script, env=docker.env, timeout=timeout)
 
 
 def test_exec_it_has_a_tty_and_run_it_takes_the_exit_from_the_terminal(docker):

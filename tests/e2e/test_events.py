@@ -5,36 +5,20 @@ stream that ends at --until."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
 import subprocess
 import time
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.e2e.dockercli import DOCKER, docker_runner
 
-DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def docker(daemon, tmp_path_factory):
-    if not os.access(DOCKER, os.X_OK):
-        pytest.skip("the docker CLI is not installed")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "DOCKER_HOST": f"unix://{daemon.sock}",
-           "DOCKER_CONFIG": str(tmp_path_factory.mktemp("dockercfg")),
-           "DOCKER_CLI_HINTS": "false", "HOME": str(tmp_path_factory.mktemp("home"))}
-
-    def run(*args: str, check: bool = True, timeout: float = 60):
-        r = subprocess.run([DOCKER, *args], capture_output=True, text=True, env=env,
-                           timeout=timeout)
-        if check and r.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} → {r.returncode}\n{r.stderr}")
-        return r
-    run.env = env  # type: ignore[attr-defined]
-    return run
+    return docker_runner(daemon, tmp_path_factory, check=True)
 
 
 def _events(docker, since: float, until: float, *flt: str) -> list[dict]:

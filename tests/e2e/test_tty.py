@@ -14,9 +14,12 @@ import json
 import secrets
 import shutil
 import socket
+import sys
 import time
 
 import pytest
+
+from tests.ptyutil import under_pty
 
 pytestmark = pytest.mark.e2e
 
@@ -281,41 +284,8 @@ def _cove_under_pty(daemon, args: list[str], script: list[tuple[bytes, bytes]],
                     timeout: float = 20) -> tuple[int, bytes]:
     """``cove ARGS`` with a pty (sized 20x70) as its terminal; type each ``send`` once
     its ``wait_for`` shows up. Returns (exit code, what the terminal showed)."""
-    import fcntl
-    import os
-    import pty
-    import select
-    import struct
-    import sys
-    import termios
-
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.execv(sys.executable, [sys.executable, "-m", "cove.cli.main", "-H",
-                                  f"unix://{daemon.sock}", *args])
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 20, 70, 0, 0))
-    out, steps = b"", list(script)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if steps and steps[0][0] in out:
-                os.write(fd, steps.pop(0)[1])
-            if not select.select([fd], [], [], 0.1)[0]:
-                continue
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        if time.monotonic() >= deadline:
-            os.kill(pid, 9)
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    assert not steps, f"never saw {steps[0][0]!r} in {out!r}"
-    return os.waitstatus_to_exitcode(status), out
+    return under_pty([sys.executable, "-m", "cove.cli.main", "-H", f"unix://{daemon.sock}",
+                      *args], script, size=(20, 70), timeout=timeout)
 
 
 def test_cove_cli_run_and_exec_interactive(daemon):

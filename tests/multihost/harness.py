@@ -42,9 +42,9 @@ import shutil
 import signal
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
+from tests.cluster.etcdserver import EtcdServer
 from tests.harness import Daemon, sh
 
 ETCD_IP = "192.0.2.254"
@@ -79,78 +79,25 @@ def vxlan_supported() -> str | None:
         sh("ip", "netns", "del", ns, check=False)
 
 
-class Etcd:
+class Etcd(EtcdServer):
     """One etcd member in its own netns on the fabric, at 192.0.2.254:2379, by PID.
 
     ``stop()`` then ``start()`` keeps the data dir (the etcd-down scenario)."""
 
     def __init__(self, ns: str, base: Path) -> None:
+        super().__init__(str(base / "etcd-data"), name="mh", ip=ETCD_IP, port=ETCD_PORT,
+                         peer_port=2380, log_path=str(base / "etcd.log"))
         self.ns = ns
-        self.data_dir = base / "etcd-data"
-        self.log_path = base / "etcd.log"
-        self.proc: subprocess.Popen | None = None
-        self.binary = shutil.which("etcd")
-
-    @property
-    def endpoint(self) -> str:
-        return f"{ETCD_IP}:{ETCD_PORT}"
-
-    def start(self, timeout: float = 15.0) -> None:
-        assert self.binary, "etcd is not installed"
-        peer = f"http://{ETCD_IP}:2380"
-        client = f"http://{ETCD_IP}:{ETCD_PORT}"
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                ["nsenter", f"--net=/run/netns/{self.ns}", self.binary, "--name", "mh",
-                 "--data-dir", str(self.data_dir),
-                 "--listen-client-urls", client, "--advertise-client-urls", client,
-                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                 "--initial-cluster", f"mh={peer}",
-                 "--heartbeat-interval", "50", "--election-timeout", "300"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"etcd exited: {self.log_path.read_text()[-2000:]}")
-            if self.healthy():
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"etcd did not answer within {timeout}s: see {self.log_path}")
+        self.wrapper = ["nsenter", f"--net=/run/netns/{ns}"]
 
     def healthy(self) -> bool:
         """etcd answers a status request (asked from inside its netns)."""
         from cove.kernel.syscalls import run_in_netns
-
-        def probe() -> bool:
-            try:
-                req = urllib.request.Request(
-                    f"http://{ETCD_IP}:{ETCD_PORT}/v3/maintenance/status", b"{}",
-                    {"Content-Type": "application/json"})
-                with urllib.request.urlopen(req, timeout=0.5) as r:
-                    json.load(r)
-                return True
-            except OSError:
-                return False
-        return run_in_netns(f"/run/netns/{self.ns}", probe)
+        return run_in_netns(f"/run/netns/{self.ns}", super().healthy)
 
     def client(self):
         """An EtcdClient usable from the test process: requests run in the etcd netns."""
         return _NetnsEtcd(self.ns, f"etcd://{self.endpoint}")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
 
 
 class _NetnsEtcd:
@@ -195,7 +142,7 @@ class Host:
         if cluster:
             args += ["--cluster-store", f"etcd://{self.cluster.etcd.endpoint}",
                      "--cluster-advertise", self.ip, "--cluster-ttl", str(ttl),
-                     "--cluster-reap-grace", str(grace)]
+                     "--cluster-reap-grace", str(grace), "--cluster-node-name", f"h{self.n}"]
         self.daemon.extra_args = args
         self.daemon.start()
         if import_busybox and self.cluster.busybox_tar and not self.has_image("busybox"):
@@ -252,6 +199,11 @@ class Host:
         if r.returncode == 0 and cid:
             self.containers.add(cid)
         return cid
+
+    def rm(self, *cids: str) -> None:
+        """`cove rm -f CIDS` (and no longer tracked for cleanup)."""
+        self.cove("rm", "-f", *cids)
+        self.containers.difference_update(cids)
 
     def exec(self, cid: str, *cmd: str, check: bool = False, timeout: float = 30
              ) -> subprocess.CompletedProcess:

@@ -6,7 +6,9 @@
 4. SIGSTOP of host 2's coved past TTL and grace, one of its addresses taken by host 1
    meanwhile, then SIGCONT: host 2 fences (vxlan0 seen going down by a netlink monitor in
    its sandbox), recovers, and the taken address is never live on two hosts: host 2's
-   endpoint for it stays down while its other endpoint comes back.
+   endpoint for it stays down while its other endpoint comes back, and says so: its
+   State.Error names the address and the node holding it, and a network event
+   ``conflict`` is emitted.
 5. etcd stopped: overlay traffic keeps flowing and no peer entry is removed; overlay
    create fails with "cluster store unavailable"; bridge networks work; once etcd is
    back, overlay create works without restarting coved.
@@ -19,6 +21,7 @@ import json
 import select
 import threading
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -50,6 +53,18 @@ def claims(cl, net_id: str) -> dict[str, dict]:
 def vteps(h, net_id: str) -> dict[str, str]:
     """{ip: vtep} of the static peers in host h's overlay sandbox."""
     return {p.ip: p.vtep for p in h.peers(net_id)}
+
+
+def create_refused(h, name: str) -> None:
+    """Creating the overlay network ``name`` on ``h`` fails: no cluster store."""
+    r = h.cove("network", "create", "-d", "overlay", name, check=False, timeout=30)
+    assert r.returncode != 0 and "cluster store unavailable" in r.stderr, r.stderr
+
+
+def create_once_etcd_is_back(h, name: str, what: str) -> None:
+    """Retry creating the overlay network ``name`` on ``h`` until it works (15 s)."""
+    wait_for(lambda: h.cove("network", "create", "-d", "overlay", name,
+                            check=False).returncode == 0, 15, interval=0.3, what=what)
 
 
 def pings(h, cid: str, ip: str, wait: float = 1) -> bool:
@@ -182,6 +197,18 @@ def test_sigstop_fences_and_recovers_without_a_duplicate_address(tmp_path, clust
                          for name, st in _b1_port(h2, nid, b1).items())
         assert not (live and b1_veth_up), "the taken address is live on host 2 too"
         time.sleep(0.1)
+    # the conflict is visible on b1 (State.Error names the address and the node) and
+    # was announced as a network event
+    err = h2.inspect(b1, "{{.State.Error}}")
+    assert ip_b1 in err and "h1" in err and "fz" in err, err
+    st, body = h2.api("GET", f"/events?since=0&until={int(time.time()) + 1}"
+                      "&filters=" + quote(json.dumps({"event": ["conflict"]})))
+    evs = [json.loads(line) for line in (body if isinstance(body, str)
+                                         else json.dumps(body)).splitlines() if line]
+    assert st == 200 and any(
+        e["Actor"]["Attributes"].get("container") == b1
+        and e["Actor"]["Attributes"].get("address") == ip_b1
+        and e["Actor"]["Attributes"].get("node") == "h1" for e in evs), evs
     assert pings(h1, a1, ip_b1)       # reaches the thief, locally
     assert h1.exec(a1, "ping", "-c1", "-W1", ip_a1).returncode == 0
     for h, ids in ((h1, [a1, thief]), (h2, [b1, b2])):
@@ -214,34 +241,26 @@ def test_etcd_down_data_plane_keeps_working_and_create_recovers(cluster2):
     wait_for(lambda: pings(h1, a1, ip_b1), 5, what="cross-host ping")
     before = (h1.peers(nid), h2.peers(nid))
 
-    cl.etcd.stop()
-    try:
+    with cl.etcd.stopped():
         time.sleep(2 * TTL + 1)          # well past the TTL: nothing may be torn down
         assert pings(h1, a1, ip_b1, wait=2), "overlay traffic stopped with etcd down"
         assert (h1.peers(nid), h2.peers(nid)) == before
         assert h1.sandbox_links(nid).get("vxlan0") == "up"
-        r = h1.cove("network", "create", "-d", "overlay", "ed2", check=False, timeout=30)
-        assert r.returncode != 0
-        assert "cluster store unavailable" in r.stderr, r.stderr
+        create_refused(h1, "ed2")
         # bridge networks are unaffected
         h1.cove("network", "create", "edbr")
         try:
             x = h1.run("--network", "edbr", "--name", "ed-x")
             y = h1.run("--network", "edbr", "--name", "ed-y")
             assert h1.exec(x, "ping", "-c1", "-W2", "ed-y").returncode == 0
-            h1.cove("rm", "-f", x, y)
+            h1.rm(x, y)
         finally:
             h1.cove("network", "rm", "edbr", check=False)
-    finally:
-        if cl.etcd.proc is None:
-            cl.etcd.start()
-    wait_for(lambda: h2.cove("network", "create", "-d", "overlay", "ed2",
-                             check=False).returncode == 0, 15, interval=0.3,
-             what="overlay create after etcd is back")
+    create_once_etcd_is_back(h2, "ed2", "overlay create after etcd is back")
     assert h1.network_id("ed2")
     assert pings(h1, a1, ip_b1)
-    h1.cove("rm", "-f", a1)
-    h2.cove("rm", "-f", b1)
+    h1.rm(a1)
+    h2.rm(b1)
     for n in ("ed", "ed2"):
         h1.cove("network", "rm", n)
 
@@ -255,8 +274,7 @@ def test_coved_restarts_without_etcd_keeps_the_data_plane_and_connects_later(clu
     ip_a1, ip_b1 = h1.ip_of(a1, "es"), h2.ip_of(b1, "es")
     wait_for(lambda: pings(h1, a1, ip_b1), 5, what="cross-host ping")
 
-    cl.etcd.stop()
-    try:
+    with cl.etcd.stopped():
         h1.terminate()                       # coved restarts while etcd is down
         t0 = time.monotonic()
         h1.start_coved(ttl=TTL, grace=GRACE)
@@ -264,22 +282,17 @@ def test_coved_restarts_without_etcd_keeps_the_data_plane_and_connects_later(clu
         assert started < 10, f"coved took {started:.1f}s to start without etcd"
         assert pings(h1, a1, ip_b1, wait=2), "the data plane did not survive the restart"
         assert pings(h2, b1, ip_a1, wait=2)
-        r = h1.cove("network", "create", "-d", "overlay", "es2", check=False, timeout=30)
-        assert r.returncode != 0 and "cluster store unavailable" in r.stderr, r.stderr
+        create_refused(h1, "es2")
         x = h1.run("--name", "es-x")                       # the default bridge works
         assert h1.exec(x, "ping", "-c1", "-W2", h1.ip_of(x, "bridge")).returncode == 0
-        h1.cove("rm", "-f", x)
-    finally:
-        if cl.etcd.proc is None:
-            cl.etcd.start()
+        h1.rm(x)
     # etcd back: the restarted coved connects in the background, no second restart
-    wait_for(lambda: h1.cove("network", "create", "-d", "overlay", "es2",
-                             check=False).returncode == 0, 15, interval=0.3,
-             what="overlay create on the restarted coved after etcd is back")
+    create_once_etcd_is_back(h1, "es2",
+                             "overlay create on the restarted coved after etcd is back")
     wait_for(lambda: vteps(h2, h1.network_id("es")).get(ip_a1) == h1.ip, 10,
              what="host 2 sees host 1's endpoint again")
     assert pings(h2, b1, ip_a1, wait=2)
-    h1.cove("rm", "-f", a1)
-    h2.cove("rm", "-f", b1)
+    h1.rm(a1)
+    h2.rm(b1)
     for n in ("es", "es2"):
         h1.cove("network", "rm", n)

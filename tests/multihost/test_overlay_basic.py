@@ -66,13 +66,18 @@ def test_three_hosts_reach_each_other_by_ip_and_name_and_other_overlays_are_isol
     for h in (h1, h2, h3):
         assert h.ip in out
     assert out.count("ready") == 3, out
+    rows = [[t for t in line.split() if t != "*"] for line in out.splitlines()[1:]]
+    assert sorted(r[1] for r in rows) == ["h1", "h2", "h3"], out     # distinct NAMEs
+    assert {r[1]: r[2] for r in rows} == {f"h{h.n}": h.ip for h in (h1, h2, h3)}, out
+    # coved read the neighbour-table limit at start (in its netns too) and logged it
+    assert "net.ipv4.neigh.default.gc_thresh3 is " in h1.daemon.log.read_text()
     st, info = h1.api("GET", "/info")
     assert st == 200 and info["ClusterStore"].startswith("etcd://")
     assert info["ClusterAdvertise"] == h1.ip
     assert {n["Address"] for n in info["CoveCluster"]["Nodes"]} == {h.ip for h in (h1, h2, h3)}
-    for h, c in ((h1, c1), (h3, c3), (h2, x2)):
-        h.cove("rm", "-f", c)
-        h.containers.discard(c)
+    h1.rm(c1)
+    h3.rm(c3)
+    h2.rm(x2)
     wait_for(lambda: not h1.peers(nid) and h1.cove("network", "rm", "web",
                                                      check=False).returncode == 0, 5,
              what="network rm once no endpoint is left")
@@ -102,9 +107,8 @@ def test_coved_restart_keeps_the_lease_and_the_peers_entries(cluster3):
     assert any("kept lease" in x for x in agent_log), agent_log[-12:]
     assert any(p.ip == ip1 for p in h3.peers(nid))
     assert h3.exec(c3, "ping", "-c", "1", "-W", "2", "k1").returncode == 0
-    for h, c in ((h1, c1), (h3, c3)):
-        h.cove("rm", "-f", c)
-        h.containers.discard(c)
+    h1.rm(c1)
+    h3.rm(c3)
     h3.cove("network", "rm", "keep")
 
 
@@ -127,17 +131,15 @@ def test_connect_and_disconnect_a_running_container_to_an_overlay(cluster3):
     claims = cluster3.etcd.client().range(f"/cove/v1/ipam/{nid}/", prefix=True)[0]
     assert not any(kv.key.endswith("/" + ip1) for kv in claims)     # released
     assert h3.exec(c3, "ping", "-c", "1", "-W", "1", ip1).returncode != 0
-    for h, c in ((h1, c1), (h3, c3)):
-        h.cove("rm", "-f", c)
-        h.containers.discard(c)
+    h1.rm(c1)
+    h3.rm(c3)
     h1.cove("network", "rm", "late")
 
 
 def test_coved_starts_without_etcd_and_joins_when_it_is_back(cluster3):
     h1, h2, _ = cluster3.hosts
     h1.terminate()
-    cluster3.etcd.stop()
-    try:
+    with cluster3.etcd.stopped():
         h1.start_coved(import_busybox=False)         # serves without etcd
         st, info = h1.api("GET", "/info")
         assert st == 200 and info["CoveCluster"]["State"] in ("unavailable", "connecting")
@@ -145,10 +147,7 @@ def test_coved_starts_without_etcd_and_joins_when_it_is_back(cluster3):
         assert r.returncode != 0 and "cluster store unavailable" in r.stderr, r.stderr
         c = h1.run("--name", "plain")                # bridge networks are unaffected
         assert h1.inspect(c, "{{.State.Running}}") == "true"
-        h1.cove("rm", "-f", c)
-        h1.containers.discard(c)
-    finally:
-        cluster3.etcd.start()
+        h1.rm(c)
     wait_for(lambda: h1.api("GET", "/info")[1]["CoveCluster"]["State"] == "ready", 10,
              what="registered once etcd is back")
     h1.cove("network", "create", "-d", "overlay", "nostore")

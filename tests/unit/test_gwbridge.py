@@ -52,6 +52,10 @@ def test_needs_gateway_only_for_overlay_only_containers():
     assert not gwbridge.needs_gateway([_ep("1", "oi")], nets)           # internal only
     assert not gwbridge.needs_gateway([_ep("1", "o"), _ep("2", "b", "eth1")], nets)
     assert not gwbridge.needs_gateway([], nets)
+    # an internal bridge gives no way out either (Docker's needDefaultGW)
+    nets["bi"] = _net("bi", "bridge", internal=True)
+    assert gwbridge.needs_gateway([_ep("1", "bi"), _ep("2", "o", "eth1")], nets)
+    assert not gwbridge.needs_gateway([_ep("1", "bi")], nets)
 
 
 def test_prepare_creates_network_and_endpoint_once_then_reuses(tmp_path):

@@ -113,6 +113,15 @@ def test_update_merge_rules():
         "memory": 300 << 20, "memory_swap": 500 << 20}
 
 
+def test_update_resource_names_are_dockers():
+    from cove.api.update import RESOURCES
+    assert RESOURCES == {
+        "Memory": "memory", "MemorySwap": "memory_swap",
+        "MemoryReservation": "memory_reservation", "CpuShares": "cpu_shares",
+        "CpuPeriod": "cpu_period", "CpuQuota": "cpu_quota", "NanoCpus": "nano_cpus",
+        "PidsLimit": "pids_limit", "BlkioWeight": "blkio_weight"}
+
+
 def _fake_v1(tmp_path, limit: int, memsw: int) -> Cgroup:
     dirs = {}
     for ctrl in ("memory", "cpu", "pids"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cove.api import parse
 from cove.engine.hostmodes import parse_cpuset, parse_volumes_from
 from cove.engine.model import Container
 from cove.errors import InvalidParameter
@@ -23,21 +24,11 @@ DEVICE_RULE_RE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
 
 
 def _str(hc: dict, key: str) -> str:
-    v = hc.get(key)
-    if v is None:
-        return ""
-    if not isinstance(v, str):
-        raise InvalidParameter(f"invalid HostConfig.{key}: must be a string")
-    return v
+    return parse._str(hc, key, "HostConfig.")
 
 
 def _strlist(hc: dict, key: str) -> list[str]:
-    v = hc.get(key)
-    if v is None:
-        return []
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise InvalidParameter(f"invalid HostConfig.{key}: must be a list of strings")
-    return list(v)
+    return parse._strlist(hc, key, "HostConfig.")
 
 
 def host_fields(hc: dict[str, Any], hostname: str = "") -> dict[str, Any]:

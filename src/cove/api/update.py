@@ -19,13 +19,9 @@ from cove.engine import update as engupdate
 from cove.engine.model import Container
 from cove.errors import InvalidParameter
 
-# HostConfig key -> update request key
-RESOURCES = {
-    "Memory": "memory", "MemorySwap": "memory_swap",
-    "MemoryReservation": "memory_reservation", "CpuShares": "cpu_shares",
-    "CpuPeriod": "cpu_period", "CpuQuota": "cpu_quota", "NanoCpus": "nano_cpus",
-    "PidsLimit": "pids_limit", "BlkioWeight": "blkio_weight",
-}
+# HostConfig key -> update request key: Docker's name of each field (memory_swap: MemorySwap)
+RESOURCES = {"".join(part.capitalize() for part in field.split("_")): field
+             for field in engupdate.FIELDS}
 _CREATE_ONLY = ("MemorySwap", "MemoryReservation", "CpuPeriod", "CpuQuota", "BlkioWeight")
 
 

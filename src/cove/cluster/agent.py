@@ -17,7 +17,9 @@ starts and serves without etcd:
   this node's addresses while etcd is down); overlay operations fail with
   "cluster store unavailable: ..."; the agent keeps retrying;
 * periodic **reaper** pass (every node may reap dead nodes' claims after the grace) and a
-  **reconcile** every ``RECONCILE_EVERY`` seconds and after every re-list.
+  **reconcile** every ``RECONCILE_EVERY`` seconds and after every re-list;
+* **neighbour budget**: ``gc_thresh3`` read at start and compared with the number of
+  remote endpoints after every re-list and peer addition (:mod:`cove.cluster.neighbudget`).
 
 Shutdown (live restore): with running overlay endpoints the lease is *not* revoked (its
 id stays in ``cluster.json`` for the next start); without, the node leaves cleanly.
@@ -39,6 +41,7 @@ from cove import __version__
 from cove.cluster.ipam import GlobalIpam, Reaper
 from cove.cluster.keys import Keys
 from cove.cluster.membership import Membership
+from cove.cluster.neighbudget import NeighBudget
 from cove.cluster.networks import GlobalNetworks
 from cove.cluster.peers import Peer, PeerTable
 from cove.errors import CoveError, Unavailable
@@ -90,7 +93,8 @@ class ClusterAgent:
 
     def __init__(self, store: str, vtep: str, underlay_if: str, root: str,
                  advertise: str = "", ttl: float = 10.0, reap_grace: float | None = None,
-                 node_name: str = "", keys: Keys | None = None) -> None:
+                 node_name: str = "", keys: Keys | None = None,
+                 neigh_limit: Callable[[], int] | None = None) -> None:
         self.store_spec = store
         self.advertise = advertise or vtep
         self.vtep = vtep
@@ -128,10 +132,13 @@ class ClusterAgent:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="cove-cluster", daemon=True)
+        self._neigh_limit = neigh_limit
+        self.neigh: NeighBudget | None = None    # gc_thresh3 vs remote endpoints (start)
         save_state(root, {"node_id": self.node_id, "lease": self._saved_lease})
 
     # -- lifecycle
     def start(self) -> ClusterAgent:
+        self.neigh = NeighBudget(self._neigh_limit)     # reads gc_thresh3, logs it
         self.peers.start()
         self._thread.start()
         log.info("cluster: node %s (%s) vtep %s on %s, store %s, ttl %ss, reap grace %ss",
@@ -216,6 +223,12 @@ class ClusterAgent:
                         "Self": nid == self.node_id, "Version": rec.get("version", "")})
         return out
 
+    def node_name(self, node_id: str) -> str:
+        """The name of a known node (from the watch), else its id."""
+        with self.peers._lock:
+            rec = self.peers.nodes.get(node_id) or {}
+        return rec.get("name") or node_id
+
     def publish(self, key: str, value: dict[str, Any]) -> None:
         try:
             self.membership.put_leased(key, value)
@@ -245,6 +258,8 @@ class ClusterAgent:
                          p.name, p.vtep, p.node)
         if self.listener is not None:
             self.listener.peers_changed(added, removed)
+        if added:
+            self._check_neigh()
 
     def _networks_changed(self, records: dict[str, dict[str, Any]]) -> None:
         if self.listener is not None:
@@ -253,6 +268,13 @@ class ClusterAgent:
     def _relisted(self) -> None:
         self._reconcile_due = True
         self._wake.set()
+        self._check_neigh()
+
+    def _check_neigh(self) -> None:
+        if self.neigh is not None:
+            with self.peers._lock:
+                remote = len(self.peers.peers)
+            self.neigh.check(remote)
 
     # -- the loop
     def _run(self) -> None:
@@ -324,7 +346,8 @@ class ClusterAgent:
             existing = self.client.create(key, self.ipam._value(ep_id))
             owner = "" if existing is None else existing.json().get("node", "")
             if existing is not None and owner != self.node_id:
-                msg = f"address {ip} is claimed by node {owner}: endpoint {ep_id[:12]} down"
+                msg = (f"address {ip} is claimed by node {self.node_name(owner)} ({owner}):"
+                       f" endpoint {ep_id[:12]} down")
                 self.conflicts[ep_id] = msg
                 log.error("cluster: conflict: %s", msg)
                 self.listener.claim_conflict(net_id, ip, ep_id, owner)

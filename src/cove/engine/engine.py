@@ -29,6 +29,7 @@ from cove.engine import update as engupdate
 from cove.engine.health import HealthMonitor
 from cove.engine.model import Container, ContainerConfig, ExecRecord, Image
 from cove.engine.names import random_name, validate_name
+from cove.engine.pipes import read_ready
 from cove.engine.restart import Restarter
 from cove.engine.volumes import (
     VolumeStore,
@@ -785,13 +786,23 @@ class Engine:
             self._exec_io.pop(rec.id, None)
             asyncio.ensure_future(self._reap_exec(rec, driver))
             return
+        reader = _read_pipes(streams)
+        ended = False
         try:
-            async for item in _read_pipes(streams):
+            async for item in reader:
                 yield item
+            ended = True
         finally:
+            # a tty exec whose client detached (or left) runs on, as in Docker
+            kept = None if ended else io.keep_running()
+            await reader.aclose()
             io.finish()
-            await self._reap_exec(rec, driver)
-            self._exec_io.pop(rec.id, None)
+            if kept is not None:
+                asyncio.ensure_future(stdio.run_on(io, kept, self._reap_exec(rec, driver),
+                                                   lambda: self._exec_io.pop(rec.id, None)))
+            else:
+                await self._reap_exec(rec, driver)
+                self._exec_io.pop(rec.id, None)
 
     # stdin and tty size (cove.engine.stdio)
     async def attach_stdin(self, ref: str) -> stdio.StdinSink | None:
@@ -1014,12 +1025,9 @@ async def _read_pipes(streams: dict[int, int]) -> AsyncIterator[tuple[int, bytes
     open_fds = set(streams)
 
     def readable(fd: int) -> None:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
+        chunk = read_ready(fd)
+        if chunk is None:
             return
-        except OSError:
-            chunk = b""
         if chunk:
             queue.put_nowait((streams[fd], chunk))
         else:

@@ -19,6 +19,7 @@ import signal
 import time
 from typing import Any
 
+from cove.engine.pipes import read_ready
 from cove.errors import CoveError, InvalidParameter
 from cove.model import now_iso
 
@@ -220,12 +221,9 @@ async def _collect(driver: Any, pid: int, fd: int) -> tuple[bytes, int]:
     eof = asyncio.Event()
 
     def readable() -> None:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
+        chunk = read_ready(fd)
+        if chunk is None:
             return
-        except OSError:
-            chunk = b""
         if not chunk:
             loop.remove_reader(fd)
             eof.set()

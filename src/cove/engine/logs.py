@@ -1,6 +1,10 @@
 """Reading a container's json-file log (Docker's format) for ``logs``.
 
 Each line of the file is ``{"log": "...", "stream": "stdout"|"stderr", "time": RFC3339}``.
+A follower (``logs -f``, attach) sleeps until inotify says the file grew
+(:mod:`cove.kernel.inotify`); the poll (``COVE_LOG_POLL`` seconds, default 0.02) is
+only the fallback when inotify is unavailable (or ``COVE_LOG_INOTIFY=0``), and a slow
+safety net besides.
 """
 
 from __future__ import annotations
@@ -13,7 +17,12 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import TextIO
 
+from cove.kernel import inotify
+
 STREAMS = {"stdout": 1, "stderr": 2}
+POLL = float(os.environ.get("COVE_LOG_POLL", "") or 0.02)   # seconds, without inotify
+WATCHED_POLL = max(POLL, 1.0)                                # seconds, with inotify
+INOTIFY = os.environ.get("COVE_LOG_INOTIFY", "1") != "0"     # "0": poll only (bench)
 
 
 def parse_time(ts: str) -> float:
@@ -66,20 +75,26 @@ def open_log(path: str) -> TextIO:
 
 
 async def follow(f: TextIO, offset: int, stdout: bool, stderr: bool, timestamps: bool,
-                 alive: Callable[[], bool], poll: float = 0.02,
+                 alive: Callable[[], bool], poll: float | None = None,
                  exited: Callable[[], asyncio.Event | None] | None = None
                  ) -> AsyncIterator[tuple[int, bytes]]:
     """Yield records appended after ``offset`` while ``alive()``, then the rest; closes ``f``.
 
     The file stays open throughout, so an auto-removed container's last lines are read.
-    Between polls it waits on the container's exit event when ``exited`` gives one, so
-    the end of a short-lived container is seen at once rather than at the next poll.
+    It waits for the file to grow (inotify on the open file), or for the container's exit
+    event when ``exited`` gives one, so new output and the end of a short-lived container
+    are seen at once; the poll is the fallback.
     """
     pending = ""
+    watch = inotify.watch_file(f"/proc/self/fd/{f.fileno()}") if INOTIFY else None
+    if poll is None:
+        poll = POLL if watch is None else WATCHED_POLL
     try:
         f.seek(offset)
         while True:
             was_alive = alive()
+            if watch is not None:
+                watch.changed.clear()       # a write from now on wakes the wait below
             data = f.read()
             pending += data
             *complete, pending = pending.split("\n")
@@ -90,11 +105,29 @@ async def follow(f: TextIO, offset: int, stdout: bool, stderr: bool, timestamps:
             if not data:
                 if not was_alive:
                     return
-                ev = exited() if exited is not None else None
-                if ev is None:
-                    await asyncio.sleep(poll)
-                else:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(ev.wait(), poll)
+                await _wait(watch, exited() if exited is not None else None, poll)
     finally:
+        if watch is not None:
+            watch.close()
         f.close()
+
+
+async def _wait(watch: inotify.FileWatch | None, ev: asyncio.Event | None,
+                timeout: float) -> None:
+    """Until the file changed, ``ev`` is set, or ``timeout`` seconds passed."""
+    events = [e for e in (watch.changed if watch is not None else None, ev) if e is not None]
+    if any(e.is_set() for e in events):
+        return
+    if not events:
+        await asyncio.sleep(timeout)
+        return
+    if len(events) == 1:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(events[0].wait(), timeout)
+        return
+    tasks = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()

@@ -16,6 +16,7 @@ from cove.engine import events
 from cove.errors import CoveError, Forbidden, InvalidParameter
 from cove.network import hostsedit, userdefined
 from cove.network.dns import DnsEntry, Records
+from cove.network.gwbridge import is_gwbridge
 from cove.network.model import Network
 
 if TYPE_CHECKING:
@@ -137,7 +138,8 @@ async def disconnect(eng: Engine, net_ref: str, container_ref: str, force: bool 
             log.warning("hosts of %s: %s", c.short_id, exc)
         if c.config.network_mode in (net.name, net.id):
             # the container's mode network is gone: the next attached one takes its place
-            rest = eng.network.endpoints(c.id)
+            rest = [e for e in eng.network.endpoints(c.id)      # never cove_gwbridge
+                    if not is_gwbridge(eng.network.network(e.network_id))]
             if rest:
                 c.config.network_mode = eng.network.network(rest[0].network_id).name
                 eng._save(c)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from cove.errors import Conflict, InvalidParameter
@@ -127,6 +127,7 @@ class ExecIO:
         self.child: dict[str, int] = {}         # driver.exec's stdout/stderr/stdin fds
         self.stdin_w = -1
         self.master = -1
+        self.held = -1
         self.started = asyncio.Event()
         self.sink: StdinSink | None = None
         if detach:
@@ -181,6 +182,7 @@ class ExecIO:
             master = driver.exec_console(pid)
             if master is not None:
                 self.master = master
+                self.held = os.dup(master)      # outlives the reader: keep_running()
                 self.streams[master] = 1
                 if self.want_stdin:
                     self.sink = StdinSink(os.dup(master), True)
@@ -189,8 +191,18 @@ class ExecIO:
             self.stdin_w = -1
         self.started.set()
 
+    def keep_running(self) -> int | None:
+        """When the client leaves a pty exec before its end: the held dup of the pty
+        master, so closing the reader's copy does not hang it up (see :func:`run_on`)."""
+        fd, self.held = self.held, -1
+        return fd if fd >= 0 else None
+
     def finish(self) -> None:
         self.master = -1       # closed by the reader with the other streams
+        if self.held >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.held)
+            self.held = -1
         if self.sink is not None:
             self.sink.close()
         self.started.set()
@@ -199,6 +211,39 @@ class ExecIO:
         if self.master >= 0:
             with contextlib.suppress(OSError):
                 ttys.set_winsize(self.master, height, width)
+
+
+async def run_on(io: ExecIO, master: int, reap: Awaitable[None],
+                 done: Callable[[], object]) -> None:
+    """A detached tty exec: keep its pty master (``io.resize`` still works) and drop
+    what it prints, until ``reap`` sees the process end; then close and run ``done``."""
+    loop = asyncio.get_running_loop()
+    io.master = master
+    os.set_blocking(master, False)
+    reading = True
+
+    def readable() -> None:
+        nonlocal reading
+        try:
+            if os.read(master, 65536):
+                return
+        except BlockingIOError:
+            return
+        except OSError:         # EIO: every slave fd is closed
+            pass
+        loop.remove_reader(master)
+        reading = False
+
+    loop.add_reader(master, readable)
+    try:
+        await reap
+    finally:
+        if reading:
+            loop.remove_reader(master)
+        io.master = -1
+        with contextlib.suppress(OSError):
+            os.close(master)
+        done()
 
 
 async def exec_stdin(eng: Engine, exec_id: str) -> StdinSink | None:

@@ -17,13 +17,9 @@ from cove.engine import restart
 from cove.engine.hostconfig import MIN_MEMORY
 from cove.errors import Conflict, CoveError, InvalidParameter, Unsupported
 
-# request key -> ContainerConfig field
-FIELDS = {
-    "memory": "memory", "memory_swap": "memory_swap",
-    "memory_reservation": "memory_reservation", "cpu_shares": "cpu_shares",
-    "cpu_period": "cpu_period", "cpu_quota": "cpu_quota", "nano_cpus": "nano_cpus",
-    "pids_limit": "pids_limit", "blkio_weight": "blkio_weight",
-}
+# the ContainerConfig fields an update may change (the request's keys)
+FIELDS = ("memory", "memory_swap", "memory_reservation", "cpu_shares", "cpu_period",
+          "cpu_quota", "nano_cpus", "pids_limit", "blkio_weight")
 # fields the driver's cgroup creation does not apply (written after start)
 EXTRA = ("memory_swap", "memory_reservation", "cpu_period", "cpu_quota", "blkio_weight")
 
@@ -82,13 +78,13 @@ def merge(cfg: Any, req: dict[str, int], policy: dict[str, Any] | None
         raise Conflict("Conflicting options: CPU Quota cannot be updated as NanoCPUs has "
                        "already been set")
     out: dict[str, Any] = {}
-    for key, fieldname in FIELDS.items():
+    for key in FIELDS:
         if key == "pids_limit":
             if key in req:
-                out[fieldname] = max(0, req[key])
+                out[key] = max(0, req[key])
             continue
         if req.get(key):
-            out[fieldname] = req[key]
+            out[key] = req[key]
     mem = out.get("memory", 0)
     if mem and cur.memory_swap > 0 and mem > cur.memory_swap and not req.get("memory_swap"):
         raise Conflict("Memory limit should be smaller than already set memoryswap limit, "

@@ -249,13 +249,18 @@ def peer_entries(sandbox: str) -> set[PeerEntry]:
 
 def set_overlay_links(sandbox: str, up: bool) -> None:
     """Set ``vxlan0`` (the overlay's way out) up or down: fencing takes it down."""
+    _set_link(sandbox, VXLAN, up, "cannot fence overlay")
+
+
+def _set_link(sandbox: str, ifname: str, up: bool, what: str) -> None:
+    """Set the link ``ifname`` of the overlay sandbox up or down."""
     def body() -> None:
         with IPRoute() as ipr:
             try:
-                ipr.link("set", index=_idx(ipr, VXLAN, "cannot fence overlay"),
+                ipr.link("set", index=_idx(ipr, ifname, what),
                          state="up" if up else "down")
             except NetlinkError as exc:
-                raise KernelError(f"cannot set {VXLAN} {'up' if up else 'down'} in "
+                raise KernelError(f"cannot set {ifname} {'up' if up else 'down'} in "
                                   f"{os.path.basename(sandbox)}: {exc}") from exc
     run_in_netns(sandbox, body)
 
@@ -295,12 +300,4 @@ def resolve_underlay(advertise: str, host_netns: str | None = None) -> tuple[str
 
 def set_endpoint_link(sandbox: str, host_ifname: str, up: bool) -> None:
     """Set one endpoint's port on ``br0`` up or down (an address conflict keeps it down)."""
-    def body() -> None:
-        with IPRoute() as ipr:
-            try:
-                ipr.link("set", index=_idx(ipr, host_ifname, "cannot set endpoint link"),
-                         state="up" if up else "down")
-            except NetlinkError as exc:
-                raise KernelError(f"cannot set {host_ifname} {'up' if up else 'down'} in "
-                                  f"{os.path.basename(sandbox)}: {exc}") from exc
-    run_in_netns(sandbox, body)
+    _set_link(sandbox, host_ifname, up, "cannot set endpoint link")

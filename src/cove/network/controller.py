@@ -10,7 +10,6 @@ lives while the container runs. Every multi-step operation rolls back on failure
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import socket
@@ -205,21 +204,13 @@ class NetworkController:
             used = [n.subnet for n in nets if n.subnet]
             user_subnet = bool(subnet)
             if subnet:
-                try:
-                    subnet = str(ipaddress.IPv4Network(subnet))
-                except ValueError as exc:
-                    raise InvalidParameter(f"invalid subnet {subnet}: {exc}") from exc
+                subnet = ipam.parse_subnet(subnet)
                 ipam.check_overlap(subnet, used)
             else:
                 ours = {n.bridge for n in nets if n.bridge}
                 subnet = ipam.choose_subnet(self.nl.host_networks(exclude_links=ours), used)
             if gateway:
-                try:
-                    gw = ipaddress.IPv4Address(gateway)
-                except ValueError as exc:
-                    raise InvalidParameter(f"invalid gateway {gateway}: {exc}") from exc
-                if gw not in ipaddress.IPv4Network(subnet):
-                    raise InvalidParameter(f"no matching subnet for gateway {gateway}")
+                ipam.check_gateway(gateway, subnet)
             else:
                 gateway = ipam.gateway_for(subnet)
             nid = new_id()

@@ -67,6 +67,25 @@ def parse_bip(bip: str) -> tuple[str, str]:
     return str(net), str(iface.ip)
 
 
+def parse_subnet(subnet: str) -> str:
+    """A requested subnet in canonical form (InvalidParameter when it is not one)."""
+    try:
+        return str(ipaddress.IPv4Network(subnet))
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid subnet {subnet}: {exc}") from exc
+
+
+def check_gateway(gateway: str, subnet: str) -> None:
+    """InvalidParameter unless ``gateway`` is an address of ``subnet`` (Docker's message
+    when there is no subnet or it lies outside)."""
+    try:
+        gw = ipaddress.IPv4Address(gateway)
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid gateway {gateway}: {exc}") from exc
+    if not subnet or gw not in ipaddress.IPv4Network(subnet):
+        raise InvalidParameter(f"no matching subnet for gateway {gateway}")
+
+
 def gateway_for(subnet: str) -> str:
     """The first host address of ``subnet``."""
     net = ipaddress.IPv4Network(subnet)

@@ -134,6 +134,8 @@ class OverlayNetworks:
         # set by the daemon: container id -> its name; DNS refresh after peer changes
         self.describe: Callable[[str], str] = lambda cid: ""
         self.on_dns_change: Callable[[], None] = lambda: None
+        # (container, network, ip, node id, node name) of an address held elsewhere
+        self.on_conflict: Callable[[str, str, str, str, str], None] = lambda *a: None
         self._running: dict[str, str] = {}       # local published endpoint id -> net id
         self._down: set[str] = set()              # endpoint ids kept down (conflicts)
         self._lock = threading.RLock()
@@ -182,17 +184,9 @@ class OverlayNetworks:
             raise InvalidParameter("network name is required")
         user_subnet = bool(subnet)
         if subnet:
-            try:
-                subnet = str(ipaddress.IPv4Network(subnet))
-            except ValueError as exc:
-                raise InvalidParameter(f"invalid subnet {subnet}: {exc}") from exc
+            subnet = ipam.parse_subnet(subnet)
         if gateway:
-            try:
-                gw = ipaddress.IPv4Address(gateway)
-            except ValueError as exc:
-                raise InvalidParameter(f"invalid gateway {gateway}: {exc}") from exc
-            if not subnet or gw not in ipaddress.IPv4Network(subnet):
-                raise InvalidParameter(f"no matching subnet for gateway {gateway}")
+            ipam.check_gateway(gateway, subnet)
         local = [n for n in self.ctrl.networks() if n.driver != "overlay"]
         if any(n.name == name for n in local):
             raise Conflict(f"network with name {name} already exists")
@@ -395,6 +389,8 @@ class OverlayNetworks:
         ep = next((e for e in self.ctrl.all_endpoints() if e.id == ep_id), None)
         if ep is not None and ep_id in self._running:
             self._set_endpoint(ep, up=False)
+        if ep is not None:
+            self.on_conflict(ep.container_id, net_id, ip, owner, self.agent.node_name(owner))
 
     def _set_endpoint(self, ep: Endpoint, up: bool) -> None:
         try:

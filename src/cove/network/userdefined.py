@@ -73,6 +73,11 @@ def _is_gwbridge(net: Network) -> bool:
     return is_gwbridge(net)
 
 
+def _gwbridge():
+    from cove.network import gwbridge  # imports this module
+    return gwbridge
+
+
 def allocate_ip(net: Network, used: Iterable[str], requested: str = "") -> str:
     """An address of ``net``: ``requested`` (checked) or the lowest free one of the
     ``--ip-range`` (or subnet), skipping gateway, aux addresses and ``used``."""
@@ -196,6 +201,9 @@ def connect(ctrl, container_id: str, net: Network, netns_path: str | None, ip: s
                 if gw is not None:
                     cfg.gateway = cfg.gateway6 = ""
                 configure_sandbox(netns_path, [cfg])
+            gw_undo = _gwbridge().settle(ctrl, container_id, netns_path)   # issue 7
+            if gw_undo is not None:
+                undo.append(gw_undo)
         except BaseException:
             _run_all(reversed(undo))
             raise
@@ -231,6 +239,11 @@ def disconnect(ctrl, container_id: str, net: Network, netns_path: str | None) ->
                 if ep.gateway6 or (nxt is not None and nxt.gateway6):
                     set_default_route(netns_path, nxt.ifname if nxt else "",
                                       nxt.gateway6 if nxt else "", family=6)
+            except CoveError as exc:
+                errors.append(exc.message)
+        if netns_path and not _is_gwbridge(net):    # the gateway bridge follows (issue 7)
+            try:
+                _gwbridge().settle(ctrl, container_id, netns_path)
             except CoveError as exc:
                 errors.append(exc.message)
         if errors:

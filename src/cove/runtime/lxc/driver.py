@@ -26,7 +26,7 @@ import cove
 from cove.errors import Conflict, InvalidParameter, NotFound, RuntimeFailure
 from cove.kernel import cgroups
 from cove.runtime.base import ContainerSpec, ContainerState, ExecutionDriver
-from cove.runtime.common import state_from_files
+from cove.runtime.common import live_cgroup, state_from_files, update_cgroup
 from cove.runtime.lxc import cgroupdirs
 from cove.runtime.lxc.config import render_config
 from cove.runtime.lxc.monitor import SIGNAL
@@ -222,22 +222,11 @@ class LxcDriver(ExecutionDriver):
     def stats(self, container_id: str) -> dict[str, int]:
         """Resource usage from the container's cgroup (see :meth:`Cgroup.stats`)."""
         self._files(container_id)
-        cg = cgroupdirs.container(container_id)
-        if not cg.exists():
-            raise Conflict(f"container {container_id} has no cgroup (not running)")
-        return cg.stats()
+        return live_cgroup(cgroupdirs.container(container_id), container_id).stats()
 
     def update(self, container_id: str, limits: dict[str, int]) -> list[str]:
-        """Change a running container's cgroup limits (cove.kernel.cgupdate.apply)."""
-        from cove.kernel import cgupdate
-        cg = cgroupdirs.container(container_id)
-        if not cg.exists():
-            raise Conflict(f"container {container_id} has no cgroup (not running)")
-        try:
-            return cgupdate.apply(cg, **limits)
-        except OSError as exc:
-            raise RuntimeFailure(f"cannot update the cgroup of container {container_id}: "
-                                 f"{exc}") from exc
+        """Change a running container's cgroup limits; returns warnings."""
+        return update_cgroup(cgroupdirs.container(container_id), container_id, limits)
 
     def pause(self, container_id: str) -> None:
         """Freeze every process of the container."""

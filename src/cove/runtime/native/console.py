@@ -124,3 +124,16 @@ def close_stdin(state_dir: str, timeout: float = 5.0) -> bool:
     every other copy of the write end is closed too)."""
     got = _ask(state_dir, CLOSE, timeout)
     return bool(got and got[0] == b"k")
+
+
+def recv_master(sock: socket.socket, timeout: float | None = None) -> int:
+    """The pty master sent over ``sock`` by whoever opened the pty (the container's PID 1
+    or an exec helper, ``monitor.send_master``); -1 when it sent none. Closes ``sock``."""
+    try:
+        sock.settimeout(timeout)
+        _, fds, _, _ = socket.recv_fds(sock, 16, 1, socket.MSG_CMSG_CLOEXEC)
+    except OSError:
+        fds = []
+    finally:
+        sock.close()
+    return fds[0] if fds else -1

@@ -27,7 +27,7 @@ from cove.errors import Conflict, InvalidParameter, NotFound, RuntimeFailure
 from cove.kernel.cgroups import Cgroup, Limits
 from cove.runtime import security
 from cove.runtime.base import ContainerSpec, ContainerState, ExecutionDriver
-from cove.runtime.common import state_from_files
+from cove.runtime.common import live_cgroup, state_from_files, update_cgroup
 from cove.runtime.native import console, statefiles
 from cove.runtime.native.proto import recv_msg, send_msg
 
@@ -266,23 +266,11 @@ class NativeDriver(ExecutionDriver):
     def stats(self, container_id: str) -> dict[str, int]:
         """Resource usage from the container's cgroup (see :meth:`Cgroup.stats`)."""
         self._files(container_id)
-        cg = self._cgroup(container_id)
-        if cg is None or not cg.exists():
-            raise Conflict(f"container {container_id} has no cgroup (not running)")
-        return cg.stats()
+        return live_cgroup(self._cgroup(container_id), container_id).stats()
 
     def update(self, container_id: str, limits: dict[str, int]) -> list[str]:
-        """Change a running container's cgroup limits (see cove.kernel.cgupdate.apply);
-        returns warnings."""
-        from cove.kernel import cgupdate
-        cg = self._cgroup(container_id)
-        if cg is None or not cg.exists():
-            raise Conflict(f"container {container_id} has no cgroup (not running)")
-        try:
-            return cgupdate.apply(cg, **limits)
-        except OSError as exc:
-            raise RuntimeFailure(f"cannot update the cgroup of container {container_id}: "
-                                 f"{exc}") from exc
+        """Change a running container's cgroup limits; returns warnings."""
+        return update_cgroup(self._cgroup(container_id), container_id, limits)
 
     def pause(self, container_id: str) -> None:
         """Freeze every process of the container."""
@@ -429,25 +417,13 @@ class NativeDriver(ExecutionDriver):
             raise RuntimeFailure(f"exec in container {container_id} failed: "
                                  f"{rep.get('error')}")
         pid = int(rep["pid"])
-        master = self._recv_console(con_ours) if con_ours is not None else -1
+        master = console.recv_master(con_ours, timeout=10) if con_ours is not None else -1
         with self._lock:
             self._execs[pid] = os.path.join(self.exec_dir, exit_name)
             self._exec_codes.pop(pid, None)
             if master >= 0:
                 self._exec_consoles[pid] = master
         return pid
-
-    @staticmethod
-    def _recv_console(sock: socket.socket) -> int:
-        """The pty master the exec helper sends (-1 when it failed before opening one)."""
-        try:
-            sock.settimeout(10)
-            _, fds, _, _ = socket.recv_fds(sock, 16, 1, socket.MSG_CMSG_CLOEXEC)
-        except OSError:
-            fds = []
-        finally:
-            sock.close()
-        return fds[0] if fds else -1
 
     def exec_console(self, pid: int) -> int | None:
         """The pty master of the exec ``pid`` started with ``tty`` (the caller owns it)."""

@@ -251,7 +251,7 @@ def _monitor(spec: dict[str, Any], state_dir: str, report_fd: int) -> None:
     err = read_all(ep_r)  # EOF when C2 exec'd (close-on-exec) or died
     spawn_ms = round((time.monotonic() - t0) * 1000, 3)
     os.close(ep_r)
-    master = _recv_master(con_mon) if con_mon is not None and not err and c2 else -1
+    master = console.recv_master(con_mon) if con_mon is not None and not err and c2 else -1
     if use_tty and master < 0 and not err:
         err = json.dumps({"error": "unable to allocate a pseudo-terminal",
                           "code": 126}).encode()
@@ -304,17 +304,6 @@ def _monitor(spec: dict[str, Any], state_dir: str, report_fd: int) -> None:
     })
     if cg is not None:
         cg.remove()  # the cgroup lives as long as the container runs (delete retries)
-
-
-def _recv_master(con: socket.socket) -> int:
-    """The pty master C2 sent (-1 if it sent none)."""
-    try:
-        _, fds, _, _ = socket.recv_fds(con, 16, 1, socket.MSG_CMSG_CLOEXEC)
-    except OSError:
-        fds = []
-    finally:
-        con.close()
-    return fds[0] if fds else -1
 
 
 def _copy_output(out_r: int, err_r: int, log_fd: int, is_tty: bool = False,
