@@ -1,5 +1,6 @@
-"""What the execution drivers share: a container's state read from its state files, and
-the checks around its cgroup (stats, update) whichever driver placed it.
+"""What the execution drivers share: the checks on a ContainerSpec, a container's state
+read from its state files, the checks around its cgroup (stats, update) whichever driver
+placed it, and the table of exec processes run as coved's children (OCI, LXC).
 
 Every driver's monitor writes ``init.json`` (PID 1 and the monitor, with start times) and
 ``exit.json`` (exit code, OOM, finish time) in the format of
@@ -9,11 +10,15 @@ same after a daemon restart.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import threading
 from typing import Any
 
-from cove.errors import Conflict, RuntimeFailure
+from cove.errors import Conflict, InvalidParameter, NotFound, RuntimeFailure
 from cove.kernel.cgroups import Cgroup
-from cove.runtime.base import ContainerState
+from cove.runtime import security
+from cove.runtime.base import ContainerSpec, ContainerState
 from cove.runtime.native import statefiles
 
 
@@ -54,3 +59,88 @@ def update_cgroup(cg: Cgroup | None, container_id: str, limits: dict[str, int]) 
     except OSError as exc:
         raise RuntimeFailure(f"cannot update the cgroup of container {container_id}: "
                              f"{exc}") from exc
+
+
+def validate_spec(spec: ContainerSpec) -> None:
+    """The checks every driver makes before touching anything: a command, absolute image
+    layer dirs, state dir and log path, bind mounts, the init binary, the memory floor and
+    the network namespace."""
+    if not spec.args or not spec.args[0]:
+        raise InvalidParameter("no command specified")
+    if not spec.lower_dirs:
+        raise InvalidParameter(f"container {spec.id}: no image layers")
+    for d in spec.lower_dirs:
+        if not os.path.isabs(d) or not os.path.isdir(d) or any(c in d for c in ",:"):
+            raise InvalidParameter(f"container {spec.id}: bad image layer dir {d!r}")
+    if not os.path.isabs(spec.state_dir or "") or any(c in spec.state_dir for c in ",:"):
+        raise InvalidParameter(f"container {spec.id}: bad state dir {spec.state_dir!r}")
+    if not os.path.isabs(spec.log_path or ""):
+        raise InvalidParameter(f"container {spec.id}: bad log path {spec.log_path!r}")
+    for m in spec.mounts:
+        if not os.path.isabs(m.destination) or not os.path.exists(m.source):
+            raise InvalidParameter(
+                f"container {spec.id}: bad mount {m.source} -> {m.destination}")
+    if spec.init_path and not os.access(spec.init_path, os.X_OK):
+        raise InvalidParameter(f"init binary {spec.init_path} not found")
+    if spec.memory and spec.memory < 6 * 1024 * 1024:
+        raise InvalidParameter("Minimum memory limit allowed is 6MB")
+    if spec.netns_path is not None and not os.path.exists(spec.netns_path):
+        raise InvalidParameter(
+            f"container {spec.id}: network namespace {spec.netns_path} does not exist")
+
+
+def validate_tmpfs_and_limits(spec: ContainerSpec) -> None:
+    """The native and LXC drivers' further checks: tmpfs mounts and their options, and
+    resource limits that are not negative."""
+    for path, opts in spec.tmpfs.items():
+        if not os.path.isabs(path) or os.path.normpath(path) == "/":
+            raise InvalidParameter(f"invalid tmpfs mount point {path!r}: "
+                                   "must be an absolute path other than /")
+        try:
+            security.tmpfs_options(opts)
+        except ValueError as exc:
+            raise InvalidParameter(f"invalid tmpfs mount {path}: {exc}") from exc
+    if spec.nano_cpus < 0 or spec.pids_limit < 0 or spec.cpu_shares < 0:
+        raise InvalidParameter("resource limits cannot be negative")
+
+
+class ChildExecs:
+    """Exec processes run as coved's children (``runc exec``, ``lxc-attach``): started
+    with stdin closed, their exit codes kept (128+signal when killed) once read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._codes: dict[int, int] = {}
+
+    def spawn(self, argv: list[str], container_id: str, stdout: int | None,
+              stderr: int | None) -> int:
+        """Start ``argv``; its pid."""
+        try:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL,
+                stdout=stdout if stdout is not None else subprocess.DEVNULL,
+                stderr=stderr if stderr is not None else subprocess.DEVNULL)
+        except OSError as exc:
+            raise RuntimeFailure(f"exec in container {container_id} failed: {exc}") from exc
+        with self._lock:
+            self._procs[proc.pid] = proc
+            self._codes.pop(proc.pid, None)
+        return proc.pid
+
+    def exit_code(self, pid: int) -> int | None:
+        """None while it runs; NotFound for a pid never started here."""
+        with self._lock:
+            if pid in self._codes:
+                return self._codes[pid]
+            proc = self._procs.get(pid)
+        if proc is None:
+            raise NotFound(f"No such exec process: {pid}")
+        code = proc.poll()
+        if code is None:
+            return None
+        code = 128 - code if code < 0 else code
+        with self._lock:
+            self._codes[pid] = code
+            self._procs.pop(pid, None)
+        return code

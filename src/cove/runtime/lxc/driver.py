@@ -26,7 +26,14 @@ import cove
 from cove.errors import Conflict, InvalidParameter, NotFound, RuntimeFailure
 from cove.kernel import cgroups
 from cove.runtime.base import ContainerSpec, ContainerState, ExecutionDriver
-from cove.runtime.common import live_cgroup, state_from_files, update_cgroup
+from cove.runtime.common import (
+    ChildExecs,
+    live_cgroup,
+    state_from_files,
+    update_cgroup,
+    validate_spec,
+    validate_tmpfs_and_limits,
+)
 from cove.runtime.lxc import cgroupdirs
 from cove.runtime.lxc.config import render_config
 from cove.runtime.lxc.monitor import SIGNAL
@@ -53,8 +60,7 @@ class LxcDriver(ExecutionDriver):
         self.root = os.path.join(exec_root, "lxc")
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         self._lock = threading.Lock()
-        self._execs: dict[int, subprocess.Popen[bytes]] = {}
-        self._exec_codes: dict[int, int] = {}
+        self._execs = ChildExecs()           # exec processes (coved's children)
 
     # -- files -------------------------------------------------------------------------
 
@@ -71,7 +77,9 @@ class LxcDriver(ExecutionDriver):
                 statefiles.read_json(os.path.join(d, statefiles.EXIT)))
 
     def _validate(self, spec: ContainerSpec) -> str:
-        NativeDriver._validate(self, spec)  # type: ignore[arg-type]  # same rules
+        self._dir(spec.id)
+        validate_spec(spec)
+        validate_tmpfs_and_limits(spec)
         try:
             return self._render(spec)
         except ValueError as exc:
@@ -266,29 +274,7 @@ class LxcDriver(ExecutionDriver):
         if cwd and cwd != "/":
             cmd += ["/bin/sh", "-c", 'cd "$0" && exec "$@"', cwd]
         cmd += list(args)
-        try:
-            proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL,
-                stdout=stdout if stdout is not None else subprocess.DEVNULL,
-                stderr=stderr if stderr is not None else subprocess.DEVNULL)
-        except OSError as exc:
-            raise RuntimeFailure(f"exec in container {container_id} failed: {exc}") from exc
-        with self._lock:
-            self._execs[proc.pid] = proc
-            self._exec_codes.pop(proc.pid, None)
-        return proc.pid
+        return self._execs.spawn(cmd, container_id, stdout, stderr)
 
     def exec_exit_code(self, pid: int) -> int | None:
-        with self._lock:
-            if pid in self._exec_codes:
-                return self._exec_codes[pid]
-            proc = self._execs.get(pid)
-            if proc is None:
-                raise NotFound(f"No such exec process: {pid}")
-            code = proc.poll()
-            if code is None:
-                return None
-            code = 128 - code if code < 0 else code
-            self._exec_codes[pid] = code
-            del self._execs[pid]
-            return code
+        return self._execs.exit_code(pid)

@@ -27,7 +27,13 @@ from cove.errors import Conflict, InvalidParameter, NotFound, RuntimeFailure
 from cove.kernel.cgroups import Cgroup, Limits
 from cove.runtime import security
 from cove.runtime.base import ContainerSpec, ContainerState, ExecutionDriver
-from cove.runtime.common import live_cgroup, state_from_files, update_cgroup
+from cove.runtime.common import (
+    live_cgroup,
+    state_from_files,
+    update_cgroup,
+    validate_spec,
+    validate_tmpfs_and_limits,
+)
 from cove.runtime.native import console, statefiles
 from cove.runtime.native.proto import recv_msg, send_msg
 
@@ -152,38 +158,8 @@ class NativeDriver(ExecutionDriver):
 
     def _validate(self, spec: ContainerSpec) -> None:
         self._dir(spec.id)
-        if not spec.args or not spec.args[0]:
-            raise InvalidParameter("no command specified")
-        if not spec.lower_dirs:
-            raise InvalidParameter(f"container {spec.id}: no image layers")
-        for d in spec.lower_dirs:
-            if not os.path.isabs(d) or not os.path.isdir(d) or any(c in d for c in ",:"):
-                raise InvalidParameter(f"container {spec.id}: bad image layer dir {d!r}")
-        if not os.path.isabs(spec.state_dir or "") or any(c in spec.state_dir for c in ",:"):
-            raise InvalidParameter(f"container {spec.id}: bad state dir {spec.state_dir!r}")
-        if not os.path.isabs(spec.log_path or ""):
-            raise InvalidParameter(f"container {spec.id}: bad log path {spec.log_path!r}")
-        for m in spec.mounts:
-            if not os.path.isabs(m.destination) or not os.path.exists(m.source):
-                raise InvalidParameter(
-                    f"container {spec.id}: bad mount {m.source} -> {m.destination}")
-        for path, opts in spec.tmpfs.items():
-            if not os.path.isabs(path) or os.path.normpath(path) == "/":
-                raise InvalidParameter(f"invalid tmpfs mount point {path!r}: "
-                                       "must be an absolute path other than /")
-            try:
-                security.tmpfs_options(opts)
-            except ValueError as exc:
-                raise InvalidParameter(f"invalid tmpfs mount {path}: {exc}") from exc
-        if spec.init_path and not os.access(spec.init_path, os.X_OK):
-            raise InvalidParameter(f"init binary {spec.init_path} not found")
-        if spec.memory and spec.memory < 6 * 1024 * 1024:
-            raise InvalidParameter("Minimum memory limit allowed is 6MB")
-        if spec.nano_cpus < 0 or spec.pids_limit < 0 or spec.cpu_shares < 0:
-            raise InvalidParameter("resource limits cannot be negative")
-        if spec.netns_path is not None and not os.path.exists(spec.netns_path):
-            raise InvalidParameter(
-                f"container {spec.id}: network namespace {spec.netns_path} does not exist")
+        validate_spec(spec)
+        validate_tmpfs_and_limits(spec)
 
     def create(self, spec: ContainerSpec) -> None:
         self._validate(spec)

@@ -31,7 +31,7 @@ import threading
 import cove
 from cove.errors import Conflict, InvalidParameter, NotFound, RuntimeFailure
 from cove.runtime.base import ContainerSpec, ContainerState, ExecutionDriver
-from cove.runtime.common import state_from_files
+from cove.runtime.common import ChildExecs, state_from_files, validate_spec
 from cove.runtime.native import statefiles
 from cove.runtime.oci import monitor as oci_monitor
 from cove.runtime.oci.spec import render_config
@@ -77,8 +77,7 @@ class OciDriver(ExecutionDriver):
         if self.hide:
             open(self._empty, "a").close()
         self._lock = threading.Lock()
-        self._execs: dict[int, subprocess.Popen[bytes]] = {}
-        self._exec_codes: dict[int, int] = {}
+        self._execs = ChildExecs()           # exec processes (coved's children)
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -125,28 +124,7 @@ class OciDriver(ExecutionDriver):
 
     def _validate(self, spec: ContainerSpec) -> None:
         self._dir(spec.id)
-        if not spec.args or not spec.args[0]:
-            raise InvalidParameter("no command specified")
-        if not spec.lower_dirs:
-            raise InvalidParameter(f"container {spec.id}: no image layers")
-        for d in spec.lower_dirs:
-            if not os.path.isabs(d) or not os.path.isdir(d) or any(c in d for c in ",:"):
-                raise InvalidParameter(f"container {spec.id}: bad image layer dir {d!r}")
-        if not os.path.isabs(spec.state_dir or "") or any(c in spec.state_dir for c in ",:"):
-            raise InvalidParameter(f"container {spec.id}: bad state dir {spec.state_dir!r}")
-        if not os.path.isabs(spec.log_path or ""):
-            raise InvalidParameter(f"container {spec.id}: bad log path {spec.log_path!r}")
-        for m in spec.mounts:
-            if not os.path.isabs(m.destination) or not os.path.exists(m.source):
-                raise InvalidParameter(
-                    f"container {spec.id}: bad mount {m.source} -> {m.destination}")
-        if spec.init_path and not os.access(spec.init_path, os.X_OK):
-            raise InvalidParameter(f"init binary {spec.init_path} not found")
-        if spec.memory and spec.memory < 6 * 1024 * 1024:
-            raise InvalidParameter("Minimum memory limit allowed is 6MB")
-        if spec.netns_path is not None and not os.path.exists(spec.netns_path):
-            raise InvalidParameter(
-                f"container {spec.id}: network namespace {spec.netns_path} does not exist")
+        validate_spec(spec)
         self._user(spec.user)
         for g in spec.group_add:
             if not g.isdigit():
@@ -301,30 +279,8 @@ class OciDriver(ExecutionDriver):
         if user:
             uid, gid = self._user(user)
             opts += ["--user", f"{uid}:{gid}"]
-        try:
-            proc = subprocess.Popen(
-                self._argv("exec", *opts, container_id, *args), stdin=subprocess.DEVNULL,
-                stdout=stdout if stdout is not None else subprocess.DEVNULL,
-                stderr=stderr if stderr is not None else subprocess.DEVNULL)
-        except OSError as exc:
-            raise RuntimeFailure(f"exec in container {container_id} failed: {exc}") from exc
-        with self._lock:
-            self._execs[proc.pid] = proc
-            self._exec_codes.pop(proc.pid, None)
-        return proc.pid
+        return self._execs.spawn(self._argv("exec", *opts, container_id, *args),
+                                 container_id, stdout, stderr)
 
     def exec_exit_code(self, pid: int) -> int | None:
-        with self._lock:
-            if pid in self._exec_codes:
-                return self._exec_codes[pid]
-            proc = self._execs.get(pid)
-        if proc is None:
-            raise NotFound(f"No such exec process: {pid}")
-        code = proc.poll()
-        if code is None:
-            return None
-        code = 128 - code if code < 0 else code
-        with self._lock:
-            self._exec_codes[pid] = code
-            self._execs.pop(pid, None)
-        return code
+        return self._execs.exit_code(pid)
